@@ -1,0 +1,149 @@
+"""One ``Settings`` object, built once from ``PHOTOSEEK_*`` variables and passed down explicitly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from photoseek.errors import ConfigError
+
+DEFAULT_MODEL = "sentence-transformers/clip-ViT-B-32"
+
+# Hosts the Unsplash image CDN serves photos from; the default allow-list for downloads.
+UNSPLASH_IMAGE_HOSTS = ("images.unsplash.com", "plus.unsplash.com", "unsplash.com")
+
+
+class QdrantSettings(BaseModel):
+    """Where vectors live: the embedded Qdrant Edge store (no ``url``) or a Qdrant server."""
+
+    url: str | None = Field(None, description="Qdrant server URL; unset = embedded store under `path`")
+    path: Path = Field(Path("./data/qdrant"), description="data folder of the embedded store")
+    api_key: SecretStr | None = Field(None, description="API key of the Qdrant server (never printed)")
+    collection: str = Field("unsplash", description="collection name")
+    prefer_grpc: bool = Field(True, description="talk gRPC (port 6334) to the server when possible")
+    grpc_port: int = Field(6334, ge=1, le=65535)
+    timeout: float = Field(30.0, gt=0, description="seconds per server request")
+    retries: int = Field(5, ge=0, le=50, description="retries of a transient server error")
+    shard_number: int | None = Field(None, ge=1, description="shards of a new collection (cluster)")
+    replication_factor: int | None = Field(None, ge=1, description="replicas of each shard (cluster)")
+    write_consistency_factor: int | None = Field(None, ge=1)
+    hnsw_ef: int | None = Field(None, ge=1, description="search-time HNSW ef; unset = engine default")
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        value = value.strip()
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https:// (e.g. http://localhost:6333)")
+        return value.rstrip("/")
+
+    @field_validator("collection")
+    @classmethod
+    def _collection_name(cls, value: str) -> str:
+        if not value or any(c in value for c in "/\\ ") or value in {".", ".."}:
+            raise ValueError("must be a non-empty name without slashes or spaces")
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        """True when no server URL is set and the in-process Qdrant Edge store is used."""
+        return self.url is None
+
+
+class ModelSettings(BaseModel):
+    """Which CLIP models encode images and text, and on what device."""
+
+    image: str = Field(DEFAULT_MODEL, description="image model: a name or a local folder")
+    text: str = Field(DEFAULT_MODEL, description="text model: a name or a local folder")
+    device: Literal["auto", "cuda", "mps", "cpu"] = Field("auto", description="auto = cuda, then mps, then cpu")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        "auto", description="auto = fp16 on GPU, fp32 on CPU"
+    )
+    batch_size: int | None = Field(None, ge=1, le=65536, description="images per batch; unset = per device")
+    allow_unpaired_text_model: bool = Field(
+        False, description="accept a text model not known to share the image model's space"
+    )
+    query_cache_size: int = Field(1024, ge=0, description="text queries kept encoded (LRU)")
+
+
+class IngestSettings(BaseModel):
+    """How the ingest worker fetches, decodes and writes."""
+
+    concurrency: int = Field(64, ge=1, le=4096, description="downloads in flight")
+    per_host_concurrency: int = Field(32, ge=1, le=4096)
+    connect_timeout: float = Field(10.0, gt=0)
+    read_timeout: float = Field(30.0, gt=0)
+    retries: int = Field(4, ge=0, le=50, description="retries of a transient download error")
+    max_download_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    allowed_hosts: str = Field(
+        ",".join(UNSPLASH_IMAGE_HOSTS), description="comma-separated download hosts; * for any"
+    )
+    image_width: int = Field(640, ge=32, le=8192, description="CDN rendition width (?w=)")
+    image_quality: int = Field(80, ge=1, le=100, description="CDN JPEG quality (?q=)")
+    cache_dir: Path | None = Field(None, description="keep downloaded bytes here, keyed by id")
+    decode_workers: int | None = Field(None, ge=1, le=512, description="unset = number of CPU cores")
+    max_image_pixels: int = Field(89_478_485, ge=1, description="decompression-bomb limit")
+    write_batch_size: int = Field(256, ge=1, le=100_000)
+
+    def allowed_host_list(self) -> tuple[str, ...] | None:
+        """The download allow-list, or None when any host is allowed (``*``)."""
+        hosts = tuple(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
+        return None if "*" in hosts else hosts
+
+
+class RetrievalSettings(BaseModel):
+    """Defaults for searches."""
+
+    limit: int = Field(10, ge=1, le=10_000)
+    score_threshold: float | None = Field(None, ge=-1.0, le=1.0)
+    exact: bool = Field(False, description="exact (brute-force) search instead of HNSW")
+
+
+class Settings(BaseSettings):
+    """All photoseek settings. Read from ``PHOTOSEEK_*`` variables and ``.env``.
+
+    Nested fields use ``__``: ``PHOTOSEEK_QDRANT__URL``, ``PHOTOSEEK_MODEL__DEVICE``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="PHOTOSEEK_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    qdrant: QdrantSettings = Field(default_factory=QdrantSettings)  # type: ignore[arg-type]
+    model: ModelSettings = Field(default_factory=ModelSettings)  # type: ignore[arg-type]
+    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
+
+
+def _variable_name(loc: tuple[int | str, ...]) -> str:
+    return "PHOTOSEEK_" + "__".join(str(part).upper() for part in loc)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build ``Settings`` from the environment, turning validation errors into one clear line.
+
+    Args:
+        **overrides: section values that take precedence over the environment.
+
+    Raises:
+        ConfigError: naming each bad ``PHOTOSEEK_*`` variable and why it is bad.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_variable_name(err['loc'])}: {err['msg']} (got {err.get('input')!r})"
+            if "api_key" not in str(err["loc"])
+            else f"{_variable_name(err['loc'])}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None

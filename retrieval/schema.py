@@ -1,0 +1,92 @@
+"""The payload a photo point carries: field names, their types and which ones get an index.
+
+Both store backends create their payload indexes from ``INDEXED_FIELDS``; the sources build
+payloads with these names; the search client's keyword filters name them. One table, so the
+three can never drift apart.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+
+
+class IndexKind(str, Enum):
+    """The kind of payload index a field gets (Qdrant's payload schema types)."""
+
+    KEYWORD = "keyword"
+    INTEGER = "integer"
+    FLOAT = "float"
+    BOOL = "bool"
+    DATETIME = "datetime"
+    GEO = "geo"
+    TEXT = "text"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One payload field: its dotted path, its index (None = stored, not indexed), what it holds."""
+
+    path: str
+    index: IndexKind | None
+    description: str
+
+
+# Dotted paths address nested objects the way Qdrant filters do ("location.country").
+FIELDS: tuple[Field, ...] = (
+    Field("source", IndexKind.KEYWORD, "where the photo came from: 'unsplash' or 'folder'"),
+    Field("photo_id", IndexKind.KEYWORD, "the source's own id (Unsplash photo_id, or the relative path)"),
+    Field("image_url", None, "URL of the picture (the Qdrant dashboard shows it as an image)"),
+    Field("page_url", None, "the photo's page"),
+    Field("path", IndexKind.KEYWORD, "local file the picture was read from, when there is one"),
+    Field("description", IndexKind.TEXT, "the photographer's description"),
+    Field("ai_description", IndexKind.TEXT, "a generated description"),
+    Field("photographer", IndexKind.KEYWORD, "the photographer's username"),
+    Field("photographer_name", None, "the photographer's full name"),
+    Field("submitted_at", IndexKind.DATETIME, "when the photo was published (RFC 3339)"),
+    Field("taken_at", IndexKind.DATETIME, "when the photo was taken (EXIF), when known"),
+    Field("featured", IndexKind.BOOL, "featured on Unsplash"),
+    Field("width", IndexKind.INTEGER, "width of the original in pixels"),
+    Field("height", IndexKind.INTEGER, "height of the original in pixels"),
+    Field("aspect_ratio", IndexKind.FLOAT, "width / height"),
+    Field("orientation", IndexKind.KEYWORD, "landscape, portrait or square"),
+    Field("location.name", None, "place name"),
+    Field("location.city", IndexKind.KEYWORD, "city"),
+    Field("location.country", IndexKind.KEYWORD, "country"),
+    Field("location.geo", IndexKind.GEO, "{lat, lon} when both are known"),
+    Field("camera.make", IndexKind.KEYWORD, "camera maker (EXIF)"),
+    Field("camera.model", None, "camera model (EXIF)"),
+    Field("camera.iso", None, "ISO (EXIF)"),
+    Field("camera.aperture", None, "aperture value (EXIF)"),
+    Field("camera.focal_length", None, "focal length (EXIF)"),
+    Field("camera.exposure_time", None, "exposure time (EXIF)"),
+    Field("views", IndexKind.INTEGER, "view count"),
+    Field("downloads", IndexKind.INTEGER, "download count"),
+    Field("keywords", IndexKind.KEYWORD, "keywords, best first"),
+    Field("user_keywords", IndexKind.KEYWORD, "the keywords that users suggested"),
+    Field("colors", IndexKind.KEYWORD, "colour keywords"),
+    Field("color_hexes", None, "colour hex codes"),
+    Field("collections", IndexKind.KEYWORD, "titles of the collections the photo is in"),
+    Field("file_size", IndexKind.INTEGER, "bytes of the local file (folder source)"),
+    Field("mtime", IndexKind.DATETIME, "modification time of the local file (folder source)"),
+)
+
+FIELDS_BY_PATH: dict[str, Field] = {f.path: f for f in FIELDS}
+
+INDEXED_FIELDS: dict[str, IndexKind] = {f.path: f.index for f in FIELDS if f.index is not None}
+
+# The namespace of point ids: uuid5(PHOTO_NAMESPACE, f"{source}:{photo_id}").
+PHOTO_NAMESPACE = uuid.UUID("8f5c3b4e-6a8d-5c1e-9a57-70686f746f73")
+
+
+def point_id(photo_id: str, source: str = "unsplash") -> str:
+    """The stable point id of a photo: a UUIDv5 of its source and source id.
+
+    Re-running an ingest upserts the same ids, so it never duplicates a photo.
+
+    Args:
+        photo_id: the source's own id (Unsplash ``photo_id``, or a file's relative path).
+        source: the source kind, so that ids of different sources never collide.
+    """
+    return str(uuid.uuid5(PHOTO_NAMESPACE, f"{source}:{photo_id}"))

@@ -1,0 +1,161 @@
+"""The store protocol: what ingest and search need from a Qdrant collection, on either engine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from qdrant_client import models
+
+# Key under which photoseek keeps its own record in the collection metadata
+# (which image model built the collection, see retrieval/identity.py).
+METADATA_KEY = "photoseek"
+
+
+@dataclass
+class Record:
+    """A stored point: its id (a UUID string), payload and, when asked for, its vector."""
+
+    id: str
+    payload: dict[str, Any]
+    vector: np.ndarray | None = None
+
+
+@dataclass
+class ScoredRecord(Record):
+    """A query result: a stored point and its cosine similarity to the query."""
+
+    score: float = 0.0
+
+
+@dataclass
+class CollectionInfo:
+    """What ``photoseek info`` prints about a collection."""
+
+    name: str
+    backend: str
+    location: str
+    points_count: int
+    indexed_vectors_count: int | None
+    vector_size: int
+    distance: str
+    indexed_fields: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """One Qdrant collection of photo points, on the embedded engine or on a server.
+
+    Ids are UUID strings (``retrieval.schema.point_id``); vectors are float32 numpy arrays;
+    filters are ``qdrant_client.models.Filter``. Every method raises ``StoreError``
+    subclasses (``CollectionNotFound``, ``StoreUnavailable``, ...) and nothing else on purpose.
+    """
+
+    backend: str  # "embedded" or "server"
+    collection: str
+
+    def collection_exists(self) -> bool:
+        """Whether the collection exists."""
+        ...
+
+    def ensure_collection(self, vector_size: int, metadata: Mapping[str, Any] | None = None) -> bool:
+        """Create the collection (cosine, schema payload indexes) unless it exists.
+
+        An existing collection is checked instead: a different vector size or distance
+        raises ``CollectionMismatch``. Returns True when it was created now.
+        """
+        ...
+
+    def info(self) -> CollectionInfo:
+        """Size, vector size, distance, indexed fields and metadata of the collection."""
+        ...
+
+    def get_metadata(self) -> dict[str, Any]:
+        """The collection's metadata (an empty dict when there is none)."""
+        ...
+
+    def set_metadata(self, metadata: Mapping[str, Any]) -> None:
+        """Merge ``metadata`` into the collection's metadata."""
+        ...
+
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Insert or replace points; the same id twice is the same point."""
+        ...
+
+    def set_payloads(self, ids: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the payloads of existing points, keeping their vectors."""
+        ...
+
+    def query(
+        self,
+        vector: np.ndarray,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool = False,
+        avoid: Sequence[np.ndarray] = (),
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        """Nearest neighbours of ``vector``, best first.
+
+        ``avoid`` pushes results away from the given vectors (a recommend query with the
+        query vector as the positive example and these as negatives).
+        """
+        ...
+
+    def query_batch(
+        self,
+        vectors: np.ndarray,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool = False,
+    ) -> list[list[ScoredRecord]]:
+        """``query`` for each row of ``vectors`` in one round trip."""
+        ...
+
+    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Record]:
+        """The points with these ids that exist, in the order asked."""
+        ...
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are stored already (for resuming an ingest)."""
+        ...
+
+    def count(self, filter: models.Filter | None = None) -> int:
+        """Exact number of points (matching ``filter``)."""
+        ...
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Delete points by id; unknown ids are ignored."""
+        ...
+
+    def scroll(
+        self,
+        *,
+        limit: int = 256,
+        offset: str | None = None,
+        filter: models.Filter | None = None,
+        with_vectors: bool = False,
+    ) -> tuple[list[Record], str | None]:
+        """One page of points in id order and the offset of the next page (None at the end)."""
+        ...
+
+    def optimize(self) -> bool:
+        """Build the vector index now (embedded); a no-op on a server. True if work was done."""
+        ...
+
+    def delete_collection(self) -> None:
+        """Drop the collection and its data."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release the store."""
+        ...
