@@ -1,0 +1,56 @@
+"""The failures file: appended while running, read back after a crash, compacted at the end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from photoseek.ingest.ledger import Failure, Ledger
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_failures_are_appended_as_json_lines_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "f.jsonl"
+    ledger = Ledger(path)
+    ledger.record(Failure(id="a", ref="http://x/a", stage="fetch", reason="http_404", photo_id="pa"))
+    # Readable before compaction: a killed job keeps its failures.
+    rows = _lines(path)
+    assert rows[0]["id"] == "a" and rows[0]["reason"] == "http_404" and rows[0]["stage"] == "fetch"
+    assert {"id", "ref", "stage", "reason", "detail", "attempts", "time"} <= rows[0].keys()
+
+
+def test_torn_last_line_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "f.jsonl"
+    Ledger(path).record(Failure(id="a", ref="r", stage="decode", reason="truncated"))
+    with path.open("a") as handle:
+        handle.write('{"id": "b", "ref"')
+    assert set(Ledger(path).previous) == {"a"}
+
+
+def test_compaction_drops_successes_and_adds_up_attempts(tmp_path: Path) -> None:
+    path = tmp_path / "f.jsonl"
+    first = Ledger(path)
+    first.record(Failure(id="a", ref="ra", stage="fetch", reason="timeout", attempts=3))
+    first.record(Failure(id="b", ref="rb", stage="fetch", reason="http_500", attempts=2))
+    first.record(Failure(id=None, ref="photos.tsv:7", stage="source", reason="bad_row"))
+    assert first.compact() == 3
+
+    second = Ledger(path)
+    assert second.retry_ids() == {"a", "b"}
+    second.mark_done(["a"])
+    second.record(Failure(id="b", ref="rb", stage="fetch", reason="http_500", attempts=2))
+    assert second.compact() == 2
+    rows = {row["ref"]: row for row in _lines(path)}
+    assert set(rows) == {"rb", "photos.tsv:7"}
+    assert rows["rb"]["attempts"] == 4
+
+
+def test_no_file_when_nothing_failed(tmp_path: Path) -> None:
+    path = tmp_path / "f.jsonl"
+    ledger = Ledger(path)
+    ledger.mark_done(["x"])
+    assert ledger.compact() == 0
+    assert not path.exists()
