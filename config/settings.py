@@ -89,6 +89,22 @@ class IngestSettings(BaseModel):
     decode_workers: int | None = Field(None, ge=1, le=512, description="unset = number of CPU cores")
     max_image_pixels: int = Field(89_478_485, ge=1, description="decompression-bomb limit")
     write_batch_size: int = Field(256, ge=1, le=100_000)
+    limit: int | None = Field(None, ge=1, description="stop after this many photos")
+    shard: str | None = Field(None, description="k/n: ingest only the k-th of n partitions")
+    failures_file: Path | None = Field(None, description="failures JSON lines; unset = beside the data")
+
+    @field_validator("shard")
+    @classmethod
+    def _shard_form(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        try:
+            k, n = (int(part) for part in value.split("/"))
+        except ValueError:
+            raise ValueError("must be k/n with 0 <= k < n, e.g. 0/4") from None
+        if n < 1 or not 0 <= k < n:
+            raise ValueError("must be k/n with 0 <= k < n, e.g. 0/4")
+        return f"{k}/{n}"
 
     def allowed_host_list(self) -> tuple[str, ...] | None:
         """The download allow-list, or None when any host is allowed (``*``)."""

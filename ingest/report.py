@@ -1,0 +1,75 @@
+"""What an ingest did: counts per outcome and per failure reason, time and speed."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class IngestReport:
+    """Counts of one ingest run; ``photoseek ingest --report FILE`` writes ``to_json()``.
+
+    Attributes:
+        seen: inputs read from the source (photos and malformed rows).
+        indexed: points written (encoded now).
+        skipped_existing: photos already in the collection, not re-encoded.
+        refreshed: existing photos whose payload was rewritten (``--refresh-payload``).
+        failed: inputs that failed at some stage (see ``failures_by_reason``).
+        seconds: wall time of the run.
+        stopped_early: the run was stopped by a signal before the source was exhausted.
+        failures_file: where the failures are listed.
+    """
+
+    seen: int = 0
+    indexed: int = 0
+    skipped_existing: int = 0
+    refreshed: int = 0
+    failed: int = 0
+    failures_by_reason: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    stopped_early: bool = False
+    failures_file: str | None = None
+
+    @property
+    def images_per_second(self) -> float:
+        """Points written per second of wall time."""
+        return self.indexed / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict with the documented keys."""
+        return {
+            "seen": self.seen,
+            "indexed": self.indexed,
+            "skipped_existing": self.skipped_existing,
+            "refreshed": self.refreshed,
+            "failed": self.failed,
+            "failures_by_reason": dict(sorted(self.failures_by_reason.items())),
+            "seconds": round(self.seconds, 3),
+            "images_per_second": round(self.images_per_second, 2),
+            "stopped_early": self.stopped_early,
+            "failures_file": self.failures_file,
+        }
+
+    def write(self, path: Path) -> None:
+        """Write ``to_json()`` to ``path``."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+
+    def summary(self) -> str:
+        """A few lines for the terminal."""
+        head = "stopped early" if self.stopped_early else "done"
+        lines = [
+            f"{head}: {self.indexed} indexed, {self.skipped_existing} already there, "
+            f"{self.refreshed} payloads refreshed, {self.failed} failed, of {self.seen} seen "
+            f"in {self.seconds:.1f} s ({self.images_per_second:.1f} images/s)"
+        ]
+        if self.failures_by_reason:
+            reasons = ", ".join(f"{reason} {count}" for reason, count in self.failures_by_reason.most_common())
+            lines.append(f"failures by reason: {reasons}")
+        if self.failed and self.failures_file:
+            lines.append(f"failures listed in {self.failures_file} (retry them with --retry-failed)")
+        return "\n".join(lines)
