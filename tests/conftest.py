@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
+
+# tests/ holds helpers the tests import by module name (tiny_clip), as the demo does.
+sys.path.insert(0, str(Path(__file__).parent))
 
 SERVER_URL_VAR = "PHOTOSEEK_TEST_QDRANT_URL"
 
@@ -34,3 +39,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_server)
         if "gpu" in item.keywords and not has_cuda:
             item.add_marker(skip_gpu)
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random CLIP folder (16-d, 32 px input), built once per test run."""
+    from tiny_clip import build_tiny_clip
+
+    return build_tiny_clip(tmp_path_factory.mktemp("tiny-clip"), dim=16, image_size=32, seed=0)
+
+
+@pytest.fixture(scope="session")
+def other_tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second tiny CLIP of the same dimension but another architecture and weights."""
+    from tiny_clip import build_tiny_clip
+
+    return build_tiny_clip(tmp_path_factory.mktemp("other-tiny-clip"), dim=16, image_size=32, layers=1, seed=1)
