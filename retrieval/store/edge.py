@@ -1,0 +1,526 @@
+"""The embedded store: one Qdrant Edge shard per collection, shared by every thread of the process.
+
+Layout: ``<settings.path>/<collection>/`` is the shard folder (Edge's ``edge_config.json``,
+``segments/``, ``wal/``) plus ``photoseek_metadata.json``, photoseek's side record of the
+collection metadata (Edge keeps none).
+
+Qdrant Edge locks the write-ahead log of an open shard, so a folder can be open once per
+machine: a second ``EdgeShard.load`` fails even in the same process. ``_SHARDS`` therefore
+keeps one handle per folder with a reference count, and every ``EdgeStore`` of the process
+borrows it (searches from many threads run concurrently on it). Another process gets
+``StoreLocked``: concurrent access from several processes is what the server backend is for.
+
+Edge builds its HNSW index only when its optimizer runs. ``optimize()`` runs it (the ingest
+calls it at the end); and the first search of a process runs it once when more than
+``auto_optimize_tail`` points are still unindexed (a killed ingest, an upsert without the
+final optimize), so that searches never brute-force a large collection for a whole session.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import qdrant_edge as qe
+from qdrant_client import models
+
+from photoseek.config.settings import QdrantSettings
+from photoseek.errors import (
+    CollectionMismatch,
+    CollectionNotFound,
+    PhotoseekError,
+    QueryError,
+    StoreError,
+    StoreLocked,
+)
+from photoseek.retrieval.schema import INDEXED_FIELDS, IndexKind
+from photoseek.retrieval.store.base import CollectionInfo, Record, ScoredRecord
+from photoseek.retrieval.store.edge_filters import translate_filter
+from photoseek.retrieval.store.inputs import canonical_ids, query_matrix, query_vector, vector_batch
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CONFIG_FILE = "edge_config.json"
+METADATA_FILE = "photoseek_metadata.json"
+# Unindexed points above which the first search of a process builds the index first.
+AUTO_OPTIMIZE_TAIL = 20_000
+
+_EDGE_SCHEMA: dict[IndexKind, Any] = {
+    IndexKind.KEYWORD: qe.PayloadSchemaType.Keyword,
+    IndexKind.INTEGER: qe.PayloadSchemaType.Integer,
+    IndexKind.FLOAT: qe.PayloadSchemaType.Float,
+    IndexKind.BOOL: qe.PayloadSchemaType.Bool,
+    IndexKind.DATETIME: qe.PayloadSchemaType.Datetime,
+    IndexKind.GEO: qe.PayloadSchemaType.Geo,
+}
+_KIND_NAMES = {schema: kind.value for kind, schema in _EDGE_SCHEMA.items()} | {qe.PayloadSchemaType.Text: "text"}
+
+
+def _edge_index(kind: IndexKind) -> Any:
+    if kind is IndexKind.TEXT:
+        # Word tokens, lowercased; phrase_matching so that MatchPhrase works as on a server.
+        return qe.TextIndexParams(tokenizer=qe.TokenizerType.Word, lowercase=True, phrase_matching=True)
+    return _EDGE_SCHEMA[kind]
+
+
+class _OpenShard:
+    """One open shard and the stores of this process that use it."""
+
+    def __init__(self, key: str, shard: qe.EdgeShard) -> None:
+        self.key = key
+        self.shard = shard
+        self.refs = 0
+        self.closed = False
+        self.tail_checked = False
+        # Serialises what must not interleave on one shard: metadata writes, optimize, close.
+        self.lock = threading.RLock()
+
+
+class _ShardRegistry:
+    """The process-wide table of open shards, keyed by the folder's real path."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[str, _OpenShard] = {}
+
+    def acquire(self, folder: Path, create: Callable[[], qe.EdgeShard] | None = None) -> tuple[_OpenShard, bool]:
+        """Borrow the folder's shard, opening it (or creating it with ``create``) if needed.
+
+        Returns the shared handle and whether the shard was created now.
+        """
+        key = os.path.realpath(folder)
+        with self._lock:
+            entry = self._open.get(key)
+            created = False
+            if entry is None:
+                if (folder / CONFIG_FILE).is_file():
+                    shard = _edge_call(folder, lambda: qe.EdgeShard.load(str(folder)))
+                elif create is not None:
+                    shard = _edge_call(folder, create)
+                    created = True
+                else:
+                    raise _not_found(folder)
+                entry = self._open[key] = _OpenShard(key, shard)
+            entry.refs += 1
+            return entry, created
+
+    def release(self, entry: _OpenShard) -> None:
+        """Return a borrowed handle; the last one flushes and closes the shard."""
+        with self._lock:
+            entry.refs -= 1
+            if entry.refs > 0 or entry.closed:
+                return
+            self._close(entry)
+
+    def discard(self, folder: Path) -> None:
+        """Close the folder's shard now, whoever borrows it (before the folder is deleted)."""
+        with self._lock:
+            entry = self._open.get(os.path.realpath(folder))
+            if entry is not None:
+                self._close(entry)
+
+    def _close(self, entry: _OpenShard) -> None:
+        with entry.lock:
+            entry.closed = True
+            self._open.pop(entry.key, None)
+            try:
+                entry.shard.flush()
+            finally:
+                entry.shard.close()
+
+
+_SHARDS = _ShardRegistry()
+
+
+def _not_found(folder: Path) -> CollectionNotFound:
+    return CollectionNotFound(
+        f"collection {folder.name!r} not found in the embedded store {folder.parent}; "
+        "create it with `photoseek ingest ...` (or check PHOTOSEEK_QDRANT__PATH and PHOTOSEEK_QDRANT__COLLECTION)"
+    )
+
+
+def _edge_call(folder: Path, call: Callable[[], T]) -> T:
+    """Run a Qdrant Edge call, turning its plain exceptions into photoseek's error tree."""
+    try:
+        return call()
+    except PhotoseekError:
+        raise
+    except Exception as exc:
+        text = str(exc)
+        if "WouldBlock" in text or "failed to open WAL" in text:
+            raise StoreLocked(
+                f"embedded store {folder} is open in another process; concurrent access from "
+                "several processes needs the server backend (set PHOTOSEEK_QDRANT__URL)"
+            ) from None
+        raise StoreError(f"embedded store {folder}: {text}") from exc
+
+
+def _vector(value: Any) -> np.ndarray | None:
+    return None if value is None else np.asarray(value, dtype=np.float32)
+
+
+class EdgeStore:
+    """A collection in the embedded Qdrant Edge engine (the default backend).
+
+    Args:
+        settings: the qdrant section; ``path`` is the data folder, ``collection`` the name.
+        auto_optimize_tail: unindexed points above which the first search builds the index.
+        indexing_threshold_kb: segment size (KB) above which Edge builds HNSW for a new
+            collection; None keeps the engine's default.
+    """
+
+    backend = "embedded"
+
+    def __init__(
+        self,
+        settings: QdrantSettings,
+        *,
+        auto_optimize_tail: int = AUTO_OPTIMIZE_TAIL,
+        indexing_threshold_kb: int | None = None,
+    ) -> None:
+        self.collection = settings.collection
+        self.folder = Path(settings.path) / settings.collection
+        self._hnsw_ef = settings.hnsw_ef
+        self._auto_optimize_tail = auto_optimize_tail
+        self._indexing_threshold_kb = indexing_threshold_kb
+        self._entry: _OpenShard | None = None
+        self._vector_size: int | None = None
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> EdgeStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the shard ----------------------------------------------------------------------
+
+    def _open(self, create: Callable[[], qe.EdgeShard] | None = None) -> tuple[_OpenShard, bool]:
+        with self._lock:
+            if self._entry is not None and not self._entry.closed:
+                return self._entry, False
+            self._entry = None  # a delete_collection elsewhere in the process closed it
+            self._entry, created = _SHARDS.acquire(self.folder, create)
+            self._vector_size = None
+            return self._entry, created
+
+    def _shard(self) -> qe.EdgeShard:
+        return self._open()[0].shard
+
+    def _call(self, call: Callable[[], T]) -> T:
+        return _edge_call(self.folder, call)
+
+    def _stored_vectors(self) -> tuple[int, str]:
+        """Size and distance of the stored vectors, from the shard's own config file."""
+        try:
+            config = json.loads((self.folder / CONFIG_FILE).read_text(encoding="utf-8"))
+            params = config["vectors"][""]
+            return int(params["size"]), str(params["distance"])
+        except FileNotFoundError:
+            raise _not_found(self.folder) from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CollectionMismatch(
+                f"collection {self.collection!r} at {self.folder} has no single unnamed vector ({exc}); "
+                "use another collection (set PHOTOSEEK_QDRANT__COLLECTION)"
+            ) from None
+
+    def _size(self) -> int:
+        if self._vector_size is None:
+            self._vector_size = self._stored_vectors()[0]
+        return self._vector_size
+
+    # -- the collection -----------------------------------------------------------------
+
+    def collection_exists(self) -> bool:
+        """Whether the collection's shard folder exists."""
+        return (self.folder / CONFIG_FILE).is_file()
+
+    def ensure_collection(self, vector_size: int, metadata: Mapping[str, Any] | None = None) -> bool:
+        """Create the collection (cosine, schema payload indexes) unless it exists; check it if it does.
+
+        Raises:
+            CollectionMismatch: the stored vectors differ in size or distance.
+        """
+        if vector_size < 1:
+            raise ValueError(f"vector_size must be positive, got {vector_size}")
+
+        def create() -> qe.EdgeShard:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            optimizers = None
+            if self._indexing_threshold_kb is not None:
+                optimizers = qe.EdgeOptimizersConfig(indexing_threshold=self._indexing_threshold_kb)
+            config = qe.EdgeConfig(
+                vectors=qe.EdgeVectorParams(size=vector_size, distance=qe.Distance.Cosine),
+                optimizers=optimizers,
+                wal_enabled=True,
+            )
+            return qe.EdgeShard.create(str(self.folder), config)
+
+        entry, created = self._open(create)
+        if created and metadata:
+            self.set_metadata(metadata)
+        if not created:
+            size, distance = self._stored_vectors()
+            if size != vector_size or distance != "Cosine":
+                raise CollectionMismatch(
+                    f"collection {self.collection!r} at {self.folder} holds {size}-d {distance} vectors "
+                    f"but the model makes {vector_size}-d Cosine vectors; use another collection "
+                    "(set PHOTOSEEK_QDRANT__COLLECTION) or delete this one"
+                )
+        # Also on an existing collection: a run killed right after creating it left some out.
+        have = self._call(lambda: entry.shard.info()).payload_schema
+        for path, kind in INDEXED_FIELDS.items():
+            if path not in have:
+                op = qe.UpdateOperation.create_field_index(path, _edge_index(kind))
+                self._call(lambda op=op: entry.shard.update(op))
+        return created
+
+    def info(self) -> CollectionInfo:
+        """Size, vector size, distance, payload indexes and metadata of the collection."""
+        shard = self._shard()
+        shard_info = self._call(shard.info)
+        size, distance = self._stored_vectors()
+        return CollectionInfo(
+            name=self.collection,
+            backend=self.backend,
+            location=str(self.folder),
+            points_count=self.count(),
+            indexed_vectors_count=shard_info.indexed_vectors_count,
+            vector_size=size,
+            distance=distance,
+            indexed_fields={k: _KIND_NAMES.get(v.data_type, str(v.data_type)) for k, v in shard_info.payload_schema.items()},
+            metadata=self.get_metadata(),
+        )
+
+    def _read_metadata(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads((self.folder / METADATA_FILE).read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return {}
+
+    def get_metadata(self) -> dict[str, Any]:
+        """The collection's metadata side record (empty when none was set)."""
+        entry = self._open()[0]
+        with entry.lock:
+            return self._read_metadata()
+
+    def set_metadata(self, metadata: Mapping[str, Any]) -> None:
+        """Merge ``metadata`` (top-level keys) into the side record, atomically."""
+        entry = self._open()[0]
+        with entry.lock:
+            merged = self._read_metadata() | dict(metadata)
+            target = self.folder / METADATA_FILE
+            tmp = target.with_name(f".{METADATA_FILE}.{os.getpid()}.{threading.get_ident()}.tmp")
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(merged, fh, ensure_ascii=False, indent=1, sort_keys=True)
+                fh.flush()
+                os.fsync(fh.fileno())
+            # A crash leaves either the old record or the new one, never half of one.
+            os.replace(tmp, target)
+
+    def delete_collection(self) -> None:
+        """Close the shard (for every store of the process) and delete its folder."""
+        with self._lock:
+            _SHARDS.discard(self.folder)
+            self._entry = None
+            if self.folder.exists():
+                shutil.rmtree(self.folder)
+
+    def optimize(self) -> bool:
+        """Build the HNSW index and merge segments now; True if there was work to do."""
+        entry = self._open()[0]
+        with entry.lock:
+            entry.tail_checked = True
+            return self._call(entry.shard.optimize)
+
+    def close(self) -> None:
+        """Return this store's handle; the last store of the process flushes and closes the shard."""
+        with self._lock:
+            entry, self._entry = self._entry, None
+        if entry is not None:
+            _SHARDS.release(entry)
+
+    # -- points -------------------------------------------------------------------------
+
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Insert or replace points (written to the WAL before this returns)."""
+        shard = self._shard()
+        keys = canonical_ids(ids)
+        matrix = vector_batch(vectors, len(keys), self._size())
+        if len(payloads) != len(keys):
+            raise ValueError(f"got {len(keys)} ids but {len(payloads)} payloads")
+        points = [qe.Point(k, matrix[i], dict(payloads[i])) for i, k in enumerate(keys)]
+        if points:
+            self._call(lambda: shard.update(qe.UpdateOperation.upsert_points(points)))
+
+    def set_payloads(self, ids: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the payloads of stored points, keeping their vectors; unknown ids are ignored."""
+        shard = self._shard()
+        keys = canonical_ids(ids)
+        if len(payloads) != len(keys):
+            raise ValueError(f"got {len(keys)} ids but {len(payloads)} payloads")
+        stored = self.existing_ids(keys)
+        for key, payload in zip(keys, payloads):
+            if key in stored:
+                op = qe.UpdateOperation.overwrite_payload([key], dict(payload))
+                self._call(lambda op=op: shard.update(op))
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Delete points by id; unknown ids are ignored."""
+        shard = self._shard()
+        keys = canonical_ids(ids)
+        if keys:
+            self._call(lambda: shard.update(qe.UpdateOperation.delete_points(list(keys))))
+
+    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Record]:
+        """The stored points among ``ids``, in the order asked (each id once)."""
+        shard = self._shard()
+        keys = list(dict.fromkeys(canonical_ids(ids)))
+        found = {str(r.id): r for r in self._call(lambda: shard.retrieve(keys, True, with_vectors))}
+        return [
+            Record(id=k, payload=dict(found[k].payload or {}), vector=_vector(found[k].vector))
+            for k in keys
+            if k in found
+        ]
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are stored (as given), in one lookup without payloads or vectors."""
+        shard = self._shard()
+        given = dict(zip(canonical_ids(ids), ids))
+        found = self._call(lambda: shard.retrieve(list(given), False, False))
+        return {given[str(r.id)] for r in found}
+
+    def count(self, filter: models.Filter | None = None) -> int:
+        """Exact number of points (matching ``filter``)."""
+        shard = self._shard()
+        request = qe.CountRequest(exact=True, filter=translate_filter(filter))
+        return int(self._call(lambda: shard.count(request)))
+
+    def scroll(
+        self,
+        *,
+        limit: int = 256,
+        offset: str | None = None,
+        filter: models.Filter | None = None,
+        with_vectors: bool = False,
+    ) -> tuple[list[Record], str | None]:
+        """One page of points in id order and the id the next page starts at (None at the end)."""
+        if limit < 1:
+            raise QueryError(f"limit must be at least 1, got {limit}")
+        shard = self._shard()
+        start = canonical_ids([offset])[0] if offset is not None else None
+        request = qe.ScrollRequest(
+            offset=start, limit=limit, filter=translate_filter(filter), with_payload=True, with_vector=with_vectors
+        )
+        records, next_id = self._call(lambda: shard.scroll(request))
+        page = [Record(id=str(r.id), payload=dict(r.payload or {}), vector=_vector(r.vector)) for r in records]
+        return page, (str(next_id) if next_id is not None else None)
+
+    # -- queries ------------------------------------------------------------------------
+
+    def _request(
+        self,
+        query: Any,
+        limit: int,
+        offset: int,
+        edge_filter: qe.Filter | None,
+        score_threshold: float | None,
+        exact: bool,
+        with_vectors: bool,
+    ) -> qe.QueryRequest:
+        if limit < 1 or offset < 0:
+            raise QueryError(f"limit must be at least 1 and offset at least 0, got {limit} and {offset}")
+        return qe.QueryRequest(
+            limit=limit,
+            offset=offset,
+            query=query,
+            filter=edge_filter,
+            score_threshold=score_threshold,
+            params=qe.SearchParams(hnsw_ef=self._hnsw_ef, exact=exact),
+            with_payload=True,
+            with_vector=with_vectors,
+        )
+
+    def _build_index_if_stale(self, entry: _OpenShard) -> None:
+        """On the first search of the process, build the index if a large tail is unindexed."""
+        if entry.tail_checked:
+            return
+        with entry.lock:
+            if entry.tail_checked:
+                return
+            entry.tail_checked = True
+            shard_info = self._call(entry.shard.info)
+            tail = shard_info.points_count - shard_info.indexed_vectors_count
+            if tail > self._auto_optimize_tail:
+                log.info("building the vector index of %s: %d points unindexed", self.folder, tail)
+                self._call(entry.shard.optimize)
+
+    def query(
+        self,
+        vector: np.ndarray,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool = False,
+        avoid: Sequence[np.ndarray] = (),
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        """Nearest neighbours of ``vector`` by cosine similarity, best first.
+
+        With ``avoid``, a best-score recommend query: ``vector`` is the positive example and
+        the ``avoid`` vectors the negatives, so points near them sink.
+        """
+        entry = self._open()[0]
+        size = self._size()
+        target = query_vector(vector, size)
+        if avoid:
+            negatives = [query_vector(v, size) for v in avoid]
+            query = qe.Query.RecommendBestScore(qe.RecommendQuery(positives=[target], negatives=negatives))
+        else:
+            query = qe.Query.Nearest(target)
+        request = self._request(
+            query, limit, offset, translate_filter(filter), score_threshold, exact, with_vectors
+        )
+        self._build_index_if_stale(entry)
+        return [self._scored(p) for p in self._call(lambda: entry.shard.query(request))]
+
+    def query_batch(
+        self,
+        vectors: np.ndarray,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool = False,
+    ) -> list[list[ScoredRecord]]:
+        """``query`` for each row of ``vectors``, planned and run as one batch."""
+        entry = self._open()[0]
+        matrix = query_matrix(vectors, self._size())
+        edge_filter = translate_filter(filter)
+        requests = [
+            self._request(qe.Query.Nearest(row), limit, offset, edge_filter, score_threshold, exact, False)
+            for row in matrix
+        ]
+        if not requests:
+            return []
+        self._build_index_if_stale(entry)
+        batches = self._call(lambda: entry.shard.query_batch(qe.QueryBatchRequest(requests)))
+        return [[self._scored(p) for p in points] for points in batches]
+
+    @staticmethod
+    def _scored(point: Any) -> ScoredRecord:
+        return ScoredRecord(
+            id=str(point.id), payload=dict(point.payload or {}), vector=_vector(point.vector), score=float(point.score)
+        )
