@@ -1,0 +1,184 @@
+"""A folder of image files as a stream of records: id from the relative path, payload from EXIF."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from photoseek.ingest.sources.record import SourceFailure, SourceRecord, orientation, rfc3339
+from photoseek.ingest.sources.shard import Shard, check_shard, in_shard
+from photoseek.retrieval.schema import point_id
+
+log = logging.getLogger(__name__)
+
+SOURCE = "folder"
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+
+# EXIF tags (numbers from the EXIF 2.3 specification).
+EXIF_IFD, GPS_IFD = 0x8769, 0x8825
+MAKE, MODEL, DATETIME, ORIENTATION = 0x010F, 0x0110, 0x0132, 0x0112
+DATETIME_ORIGINAL, OFFSET_TIME_ORIGINAL = 0x9003, 0x9011
+EXPOSURE_TIME, F_NUMBER, ISO, FOCAL_LENGTH = 0x829A, 0x829D, 0x8827, 0x920A
+GPS_LAT_REF, GPS_LAT, GPS_LON_REF, GPS_LON = 1, 2, 3, 4
+# Orientations 5-8 turn the picture by 90 degrees: width and height swap on display.
+TURNED = frozenset({5, 6, 7, 8})
+
+
+def _exif_datetime(text: object, offset: object) -> str | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.strptime(text.strip().rstrip("\x00"), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    if isinstance(offset, str):
+        try:
+            sign = -1 if offset.startswith("-") else 1
+            hours, minutes = offset.strip("+-\x00 ").split(":")
+            delta = timedelta(hours=int(hours), minutes=int(minutes))
+            moment = moment.replace(tzinfo=timezone(sign * delta))
+        except ValueError:
+            pass
+    # Without an offset the camera's clock zone is unknown; it is taken as UTC.
+    return rfc3339(moment)
+
+
+def _number(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return number if number == number and number > 0 else None
+
+
+def _exposure(value: object) -> str | None:
+    seconds = _number(value)
+    if seconds is None:
+        return None
+    if seconds < 1:
+        return f"1/{round(1 / seconds)}"
+    return f"{seconds:g}"
+
+
+def _degrees(dms: object, ref: object) -> float | None:
+    try:
+        d, m, s = (float(x) for x in dms)  # type: ignore[union-attr]
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    value = d + m / 60 + s / 3600
+    if isinstance(ref, str) and ref.strip("\x00").upper() in {"S", "W"}:
+        value = -value
+    return value
+
+
+def image_metadata(path: Path) -> dict[str, Any]:
+    """Pixel size, orientation, EXIF date, camera and GPS of an image file, without decoding it.
+
+    Returns whatever could be read; an unreadable file gives an empty dict (decoding it later
+    records the precise reason).
+    """
+    meta: dict[str, Any] = {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as image:
+                width, height = image.size
+                exif = image.getexif()
+                exif_ifd = exif.get_ifd(EXIF_IFD)
+                gps = exif.get_ifd(GPS_IFD)
+    except Exception:  # noqa: BLE001 - any unreadable header is the decoder's to explain
+        return meta
+    if exif.get(ORIENTATION) in TURNED:
+        width, height = height, width
+    meta["width"], meta["height"] = width, height
+    meta["aspect_ratio"] = round(width / height, 4) if height else None
+    meta["orientation"] = orientation(width, height)
+    taken = _exif_datetime(exif_ifd.get(DATETIME_ORIGINAL) or exif.get(DATETIME),
+                           exif_ifd.get(OFFSET_TIME_ORIGINAL))
+    if taken:
+        meta["taken_at"] = taken
+    camera: dict[str, Any] = {}
+    for key, value in (("make", exif.get(MAKE)), ("model", exif.get(MODEL))):
+        if isinstance(value, str) and value.strip("\x00 "):
+            camera[key] = value.strip("\x00 ")
+    iso = exif_ifd.get(ISO)
+    if isinstance(iso, tuple):
+        iso = iso[0] if iso else None
+    if _number(iso):
+        camera["iso"] = int(_number(iso))  # type: ignore[arg-type]
+    for key, value in (("aperture", exif_ifd.get(F_NUMBER)), ("focal_length", exif_ifd.get(FOCAL_LENGTH))):
+        if _number(value):
+            camera[key] = round(_number(value), 3)  # type: ignore[arg-type]
+    exposure = _exposure(exif_ifd.get(EXPOSURE_TIME))
+    if exposure:
+        camera["exposure_time"] = exposure
+    if camera:
+        meta["camera"] = camera
+    lat = _degrees(gps.get(GPS_LAT), gps.get(GPS_LAT_REF))
+    lon = _degrees(gps.get(GPS_LON), gps.get(GPS_LON_REF))
+    if lat is not None and lon is not None and -90 <= lat <= 90 and -180 <= lon <= 180:
+        meta["location"] = {"geo": {"lat": round(lat, 7), "lon": round(lon, 7)}}
+    return {k: v for k, v in meta.items() if v is not None}
+
+
+class FolderSource:
+    """Every image file under a folder, as ``SourceRecord`` / ``SourceFailure``, in a stable order."""
+
+    def __init__(self, root: Path, shard: Shard | None = None, limit: int | None = None) -> None:
+        """Open a folder.
+
+        Args:
+            root: the folder to walk (sub-folders included, symlinked folders not followed).
+            shard: ``(k, n)`` to keep only the files whose id hashes to ``k``.
+            limit: stop after this many records.
+
+        Raises:
+            FileNotFoundError: when ``root`` is not a folder.
+        """
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"image folder {self.root} does not exist")
+        self.shard = check_shard(shard) if shard is not None else None
+        self.limit = limit
+
+    def _files(self) -> Iterator[Path]:
+        for folder, dirs, files in os.walk(self.root, onerror=lambda exc: log.warning("%s", exc)):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith("."):
+                    yield Path(folder) / name
+
+    def __iter__(self) -> Iterator[SourceRecord | SourceFailure]:
+        """Yield one record per image file, lazily."""
+        emitted = 0
+        for path in self._files():
+            if self.limit is not None and emitted >= self.limit:
+                return
+            relpath = path.relative_to(self.root).as_posix()
+            record_id = point_id(relpath, SOURCE)
+            if not in_shard(record_id, self.shard):
+                continue
+            try:
+                stat = path.stat()
+            except OSError as exc:
+                yield SourceFailure(relpath, "unreadable", f"cannot stat: {exc}", photo_id=relpath)
+                continue
+            payload: dict[str, Any] = {
+                "source": SOURCE,
+                "photo_id": relpath,
+                "path": str(path.resolve()),
+                "file_size": stat.st_size,
+                "mtime": rfc3339(datetime.fromtimestamp(stat.st_mtime, timezone.utc)),
+            }
+            payload.update(image_metadata(path))
+            if payload["file_size"] == 0:
+                del payload["file_size"]  # missing values are absent, never 0
+            emitted += 1
+            yield SourceRecord(record_id, relpath, SOURCE, payload, local_path=path)

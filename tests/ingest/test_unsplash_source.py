@@ -1,0 +1,123 @@
+"""The Unsplash dataset source: payloads, joins, malformed rows, local images, shards."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from datasets import write_lite_dataset
+
+from photoseek.config.settings import IngestSettings
+from photoseek.ingest.sources import SourceFailure, SourceRecord, UnsplashSource
+from photoseek.ingest.sources.joins import INDEX_NAME, JoinIndex
+from photoseek.ingest.sources.unsplash import cdn_url
+from photoseek.retrieval.schema import FIELDS_BY_PATH, point_id
+
+
+def _split(items: list[SourceRecord | SourceFailure]) -> tuple[list[SourceRecord], list[SourceFailure]]:
+    return ([i for i in items if isinstance(i, SourceRecord)], [i for i in items if isinstance(i, SourceFailure)])
+
+
+def _paths(payload: dict, prefix: str = "") -> set[str]:
+    paths = set()
+    for key, value in payload.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and path != "location.geo":
+            paths |= _paths(value, path + ".")
+        else:
+            paths.add(path)
+    return paths
+
+
+def test_every_good_row_becomes_a_record_with_the_exact_payload(tmp_path: Path) -> None:
+    data = write_lite_dataset(tmp_path / "lite", n_photos=24)
+    records, failures = _split(list(UnsplashSource(data.dir)))
+    assert [r.photo_id for r in records] == data.photo_ids
+    for record in records:
+        assert record.payload == data.expected[record.photo_id]
+        assert record.id == point_id(record.photo_id, "unsplash")
+        assert record.local_path is None
+        assert _paths(record.payload) <= set(FIELDS_BY_PATH), "payload names must come from the schema"
+        assert all(v not in ("", None, [], {}) for v in record.payload.values())
+    assert {f.ref: f.reason for f in failures} == {ref: "bad_row" for ref in data.bad_rows}
+    for failure in failures:
+        assert data.bad_rows[failure.ref] in failure.detail
+        assert failure.stage == "source"
+
+
+def test_download_url_carries_the_cdn_rendition_parameters(tmp_path: Path) -> None:
+    data = write_lite_dataset(tmp_path / "lite", n_photos=3, malformed=False)
+    ingest = IngestSettings(image_width=512, image_quality=70)
+    record = next(iter(UnsplashSource(data.dir, ingest=ingest)))
+    assert isinstance(record, SourceRecord)
+    assert record.url == f"https://images.unsplash.com/photos/{record.photo_id}?w=512&fm=jpg&q=70"
+    merged = cdn_url("https://images.unsplash.com/photo-1?ixid=abc&w=4000&fm=png", ingest)
+    assert merged == "https://images.unsplash.com/photo-1?ixid=abc&w=512&fm=jpg&q=70"
+
+
+def test_local_images_are_used_when_present(tmp_path: Path) -> None:
+    data = write_lite_dataset(tmp_path / "lite", n_photos=6, malformed=False, images_dir=tmp_path / "img")
+    (tmp_path / "img" / f"{data.photo_ids[2]}.jpg").unlink()
+    records = list(UnsplashSource(data.dir, images_dir=tmp_path / "img"))
+    local = {r.photo_id: r.local_path for r in records if isinstance(r, SourceRecord)}
+    assert local[data.photo_ids[0]] == tmp_path / "img" / f"{data.photo_ids[0]}.jpg"
+    assert local[data.photo_ids[2]] is None
+    assert next(r for r in records if r.photo_id == data.photo_ids[2]).url.startswith("https://")
+
+
+def test_shards_partition_the_records_stably(tmp_path: Path) -> None:
+    data = write_lite_dataset(tmp_path / "lite", n_photos=40)
+    whole = list(UnsplashSource(data.dir))
+    shards = [list(UnsplashSource(data.dir, shard=(k, 3))) for k in range(3)]
+    ids = [sorted(r.id for r in part if isinstance(r, SourceRecord)) for part in shards]
+    assert sorted(sum(ids, [])) == sorted(r.id for r in whole if isinstance(r, SourceRecord))
+    assert all(ids), "40 photos over 3 shards: none may be empty"
+    failures = [f.ref for part in shards for f in part if isinstance(f, SourceFailure)]
+    assert sorted(failures) == sorted(data.bad_rows), "each bad row is reported by exactly one shard"
+    assert ids[1] == sorted(r.id for r in UnsplashSource(data.dir, shard=(1, 3)) if isinstance(r, SourceRecord))
+
+
+def test_limit_stops_after_that_many_records(tmp_path: Path) -> None:
+    data = write_lite_dataset(tmp_path / "lite", n_photos=20)
+    records, _ = _split(list(UnsplashSource(data.dir, limit=5)))
+    assert [r.photo_id for r in records] == data.photo_ids[:5]
+    assert records[0].payload["keywords"][0] == "kw0-best"
+
+
+def test_join_index_is_built_once_and_rebuilt_when_a_file_changes(tmp_path: Path) -> None:
+    data = write_lite_dataset(tmp_path / "lite", n_photos=5, malformed=False)
+    index = JoinIndex(data.dir)
+    assert index.path == data.dir / INDEX_NAME
+    assert index.ensure_built() is True
+    assert JoinIndex(data.dir).ensure_built() is False
+    with open(data.dir / "keywords.tsv000", "a", encoding="utf-8") as handle:
+        handle.write(f"{data.photo_ids[0]}\tzebra\t99.9\t\tf\n")
+    assert JoinIndex(data.dir).is_current() is False
+    joined = JoinIndex(data.dir).lookup([data.photo_ids[0]])
+    assert joined[data.photo_ids[0]].keywords[0] == "zebra"
+
+
+def test_read_only_dataset_keeps_its_index_in_the_cache_dir(tmp_path: Path) -> None:
+    data = write_lite_dataset(tmp_path / "lite", n_photos=4, malformed=False)
+    os.chmod(data.dir, 0o555)
+    try:
+        if os.access(data.dir, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        records = list(UnsplashSource(data.dir, cache_dir=tmp_path / "cache"))
+        assert len(records) == 4
+        assert list((tmp_path / "cache").glob("*.sqlite3"))
+    finally:
+        os.chmod(data.dir, 0o755)
+
+
+def test_gzipped_parts_and_a_missing_dataset(tmp_path: Path) -> None:
+    import gzip
+
+    data = write_lite_dataset(tmp_path / "lite", n_photos=6, malformed=False, split=False)
+    raw = (data.dir / "photos.tsv000").read_bytes()
+    (data.dir / "photos.tsv000").unlink()
+    (data.dir / "photos.tsv000.gz").write_bytes(gzip.compress(raw))
+    assert [r.photo_id for r in UnsplashSource(data.dir)] == data.photo_ids
+    with pytest.raises(FileNotFoundError, match="photos.tsv"):
+        UnsplashSource(tmp_path)
