@@ -125,7 +125,7 @@ def mode_images() -> dict[str, ModeImage]:
         _save(Image.new("CMYK", (24, 24), (0, 255, 255, 0)), "JPEG", quality=95), (255, 0, 0), 8
     )
     images["grey16_png"] = ModeImage(
-        _save(Image.fromarray(np.full((24, 24), 32896, dtype=np.uint16), "I;16"), "PNG"), (128, 128, 128), 1
+        _save(Image.fromarray(np.full((24, 24), 32896, dtype=np.uint16)), "PNG"), (128, 128, 128), 1
     )
     images["rgb_webp"] = ModeImage(
         _save(Image.new("RGB", (24, 24), (30, 60, 220)), "WEBP", lossless=True), (30, 60, 220), 0

@@ -1,0 +1,232 @@
+"""Bytes or a file to the encoder's uint8 pixels: safe against every bad image, fast for JPEG.
+
+Every failure raises ``PermanentItemError`` with a reason: ``empty_file``,
+``unsupported_format``, ``too_many_pixels``, ``truncated`` or ``corrupt``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Literal
+from struct import error as struct_error
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from photoseek.errors import PermanentItemError
+from photoseek.retrieval.preprocess import clip_resize_crop
+
+ORIENTATION_TAG = 0x0112
+# JPEG draft() may shrink by 1/2, 1/4 or 1/8 while decoding (DCT scaling). It is asked to keep
+# the shortest side at least this many times the model's input, so that the final bicubic
+# resize still has enough pixels to match a full decode closely (see tests/ingest/test_decode.py).
+DRAFT_MARGIN = 1.5
+# Modes with more than 8 bits per sample; Pillow's own convert() clips them instead of scaling.
+WIDE_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
+
+
+def _open(data: bytes | Path) -> Image.Image:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        if len(data) == 0:
+            raise PermanentItemError("empty_file", "0 bytes")
+        source: io.BytesIO | Path = io.BytesIO(data)
+    else:
+        try:
+            if Path(data).stat().st_size == 0:
+                raise PermanentItemError("empty_file", f"{data} has 0 bytes")
+        except FileNotFoundError:
+            raise PermanentItemError("file_not_found", str(data)) from None
+        source = Path(data)
+    try:
+        return Image.open(source)
+    except UnidentifiedImageError:
+        raise PermanentItemError("unsupported_format", "not an image Pillow can read") from None
+    except Image.DecompressionBombError as exc:
+        raise PermanentItemError("too_many_pixels", str(exc)) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise PermanentItemError("truncated" if "truncated" in str(exc) else "corrupt", str(exc)) from None
+
+
+def _wide_to_8bit(image: Image.Image) -> Image.Image:
+    """16-bit, 32-bit and float greyscale scaled into 0..255 (Pillow would clip at 255)."""
+    pixels = np.asarray(image)
+    if image.mode == "F":
+        top = 1.0 if pixels.size and float(np.nanmax(pixels)) <= 1.0 else 255.0
+        scaled = np.nan_to_num(pixels, nan=0.0) * (255.0 / top)
+    elif image.mode == "I" and pixels.size and int(pixels.max()) <= 255:
+        scaled = pixels.astype(np.float64)  # an 8-bit image widened to I
+    else:
+        scaled = pixels.astype(np.float64) / 257.0
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(ORIENTATION_TAG, 1)
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not fail a good picture
+        return 1
+    return value if isinstance(value, int) else 1
+
+
+def load_rgb(data: bytes | Path, max_pixels: int, min_side: int | None = None) -> Image.Image:
+    """Decode the first frame of an image, upright, in RGB (transparency composited on white).
+
+    Args:
+        data: the encoded bytes, or a file path.
+        max_pixels: refuse images with more pixels than this (decompression bombs).
+        min_side: when given, a JPEG may be decoded at reduced scale (``draft``) as long as its
+            shortest side stays at least this long.
+
+    Raises:
+        PermanentItemError: with reason ``empty_file``, ``unsupported_format``,
+            ``too_many_pixels``, ``truncated`` or ``corrupt``.
+    """
+    with warnings.catch_warnings():
+        # EXIF oddities, palette notes and Pillow's own bomb warning are not failures: the
+        # pixel limit is checked here against the caller's max_pixels.
+        warnings.simplefilter("ignore")
+        image = _open(data)
+        out = None
+        try:
+            out = _upright_rgb(image, max_pixels, min_side)
+            return out
+        except PermanentItemError:
+            raise
+        except Image.DecompressionBombError as exc:
+            raise PermanentItemError("too_many_pixels", str(exc)) from None
+        # Pillow lets struct and index errors escape from some plugins on corrupt files.
+        except (OSError, SyntaxError, ValueError, IndexError, struct_error) as exc:
+            text = str(exc)
+            reason = "truncated" if "truncated" in text or "broken data stream" in text else "corrupt"
+            raise PermanentItemError(reason, text or type(exc).__name__) from None
+        finally:
+            if out is not image:
+                image.close()  # a derived image was returned, or nothing: the source is done
+
+
+def _upright_rgb(image: Image.Image, max_pixels: int, min_side: int | None) -> Image.Image:
+    width, height = image.size
+    if width * height > max_pixels:
+        raise PermanentItemError("too_many_pixels", f"{width}x{height} is over {max_pixels} pixels")
+    if width == 0 or height == 0:
+        raise PermanentItemError("corrupt", f"{width}x{height} image")
+    if image.format == "JPEG" and min_side:
+        image.draft("RGB", (min_side, min_side))
+    image.load()  # the first frame of an animation: no seek
+    out = image
+    if _orientation(image) != 1:
+        out = ImageOps.exif_transpose(image)
+    if out.mode in WIDE_MODES:
+        out = _wide_to_8bit(out)
+    elif out.mode == "1":
+        out = out.convert("L")
+    return out
+
+
+def decode_image(data: bytes | Path, size: int, max_pixels: int) -> np.ndarray:
+    """Decode an image and resize and centre crop it to the encoder's input.
+
+    The resize and crop are ``retrieval.preprocess.clip_resize_crop``, the encoder's own.
+
+    Args:
+        data: the encoded bytes, or a file path.
+        size: the model's input size (224 for ViT-B/32).
+        max_pixels: the decompression-bomb limit (``IngestSettings.max_image_pixels``).
+
+    Returns:
+        uint8 array of shape (size, size, 3).
+
+    Raises:
+        PermanentItemError: with a reason (``truncated``, ``unsupported_format``, ...).
+    """
+    image = load_rgb(data, max_pixels, min_side=int(size * DRAFT_MARGIN))
+    try:
+        return clip_resize_crop(image, size)
+    except (OSError, ValueError) as exc:
+        reason = "truncated" if "truncated" in str(exc) else "corrupt"
+        raise PermanentItemError(reason, str(exc)) from None
+    finally:
+        image.close()
+
+
+
+def _decode_tagged(data: bytes | Path, size: int, max_pixels: int) -> tuple[str, object, str]:
+    """``decode_image`` for a worker process: errors come back as values.
+
+    ``ItemError`` does not survive pickling with its reason, so it travels as a tuple.
+    """
+    try:
+        return ("ok", decode_image(data, size, max_pixels), "")
+    except PermanentItemError as exc:
+        return ("error", exc.reason, exc.detail)
+
+
+class DecodePool:
+    """Decode images off the caller's thread: ``submit`` returns a future of the pixels.
+
+    Threads are the default: Pillow releases the GIL while it decodes and resizes, and a
+    process pool pays for pickling the bytes in and the pixels out (figures in
+    ``benchmarks/fetch_decode.py``).
+    """
+
+    def __init__(
+        self,
+        size: int,
+        max_pixels: int,
+        workers: int | None = None,
+        kind: Literal["thread", "process"] = "thread",
+    ) -> None:
+        """Start the pool.
+
+        Args:
+            size: the model's input size.
+            max_pixels: the decompression-bomb limit.
+            workers: how many decodes run at once (default: the number of CPU cores).
+            kind: ``"thread"`` or ``"process"``.
+        """
+        self.size = size
+        self.max_pixels = max_pixels
+        self.workers = workers or os.cpu_count() or 1
+        self.kind = kind
+        self._executor: Executor
+        if kind == "process":
+            self._executor = ProcessPoolExecutor(self.workers)
+        elif kind == "thread":
+            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="decode")
+        else:
+            raise ValueError(f"kind must be 'thread' or 'process', got {kind!r}")
+
+    def submit(self, data: bytes | Path) -> Future[np.ndarray]:
+        """Decode ``data`` in the pool; the future raises ``PermanentItemError`` on a bad image."""
+        if self.kind == "thread":
+            return self._executor.submit(decode_image, data, self.size, self.max_pixels)
+        result: Future[np.ndarray] = Future()
+        inner = self._executor.submit(_decode_tagged, data, self.size, self.max_pixels)
+
+        def _settle(done: Future[tuple[str, object, str]]) -> None:
+            try:
+                tag, value, detail = done.result()
+            except BaseException as exc:  # noqa: BLE001 - a dead worker fails this item only
+                result.set_exception(exc)
+                return
+            if tag == "ok":
+                result.set_result(value)  # type: ignore[arg-type]
+            else:
+                result.set_exception(PermanentItemError(str(value), detail))
+
+        inner.add_done_callback(_settle)
+        return result
+
+    def close(self, wait: bool = True) -> None:
+        """Stop the workers (after the submitted decodes when ``wait``)."""
+        self._executor.shutdown(wait=wait, cancel_futures=not wait)
+
+    def __enter__(self) -> DecodePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
