@@ -327,7 +327,9 @@ class ServerStore:
 
     # -- queries ------------------------------------------------------------------------
 
-    def _params(self, exact: bool) -> models.SearchParams:
+    def _params(self, exact: bool) -> models.SearchParams | None:
+        if not exact and self._settings.hnsw_ef is None:
+            return None  # the server's defaults
         return models.SearchParams(hnsw_ef=self._settings.hnsw_ef, exact=exact)
 
     def query(
