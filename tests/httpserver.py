@@ -111,7 +111,7 @@ class LoopbackServer:
 
     def start(self) -> LoopbackServer:
         """Serve in a background thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
         return self
 
@@ -132,6 +132,9 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False  # stalled handlers must not hold up the test's teardown
     request_queue_size = 512
     owner: LoopbackServer
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Stay quiet: clients dropping connections (and Reset) are what this server is for."""
 
 
 class _Handler(BaseHTTPRequestHandler):
