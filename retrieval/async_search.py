@@ -1,0 +1,256 @@
+"""``AsyncImageSearch``: the search client for asyncio services, the same methods as ``ImageSearch``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from qdrant_client import models
+
+from photoseek.config.settings import RetrievalSettings, Settings, load_settings
+from photoseek.errors import CollectionNotFound, ModelIdentityError, QueryError
+from photoseek.retrieval.hits import Hit
+from photoseek.retrieval.identity import ModelIdentity, check_pairing
+from photoseek.retrieval.search import (
+    ImageInput,
+    _candidate_ids,
+    _hits,
+    _Options,
+    _photo_filter,
+    _SearchCore,
+    _stored_vector,
+    _unknown_photo,
+    missing_collection,
+)
+from photoseek.retrieval.store.async_server import AsyncVectorStore, ThreadedStore, open_async_store
+from photoseek.retrieval.store.base import METADATA_KEY, Record
+
+if TYPE_CHECKING:
+    from photoseek.retrieval.encoder import Encoder
+
+
+class AsyncImageSearch(_SearchCore):
+    """:class:`~photoseek.retrieval.search.ImageSearch` for asyncio: every query method is a coroutine.
+
+    On a Qdrant server the queries go through ``AsyncQdrantClient``; the embedded store runs
+    in a worker thread. Encoding a query (CPU or GPU work) always runs in a worker thread, so
+    the event loop never waits on the model.
+    """
+
+    def __init__(
+        self,
+        store: AsyncVectorStore,
+        encoder: Encoder,
+        *,
+        retrieval: RetrievalSettings | None = None,
+        allow_unpaired_text_model: bool = False,
+    ) -> None:
+        """Wrap an async store (``AsyncServerStore`` or ``ThreadedStore``) and an encoder.
+
+        Args:
+            store: the collection to search; a synchronous ``VectorStore`` is wrapped in a
+                ``ThreadedStore``.
+            encoder: the CLIP encoder or any ``Encoder``.
+            retrieval: default limit, score threshold and exactness.
+            allow_unpaired_text_model: accept a text model not known to share the image model's space.
+        """
+        super().__init__(encoder, retrieval, allow_unpaired_text_model)
+        if not asyncio.iscoroutinefunction(getattr(store, "query", None)):
+            store = ThreadedStore(store)  # type: ignore[arg-type]
+        self.store: AsyncVectorStore = store
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> AsyncImageSearch:
+        """Open the configured store and load the model (``PHOTOSEEK_*`` variables when ``settings`` is None).
+
+        The collection is checked on the first query (or by awaiting :meth:`check`).
+        """
+        from photoseek.retrieval.encoder import ClipEncoder
+
+        settings = settings or load_settings()
+        encoder = ClipEncoder.from_settings(settings.model)
+        return cls(
+            open_async_store(settings.qdrant),
+            encoder,
+            retrieval=settings.retrieval,
+            allow_unpaired_text_model=settings.model.allow_unpaired_text_model,
+        )
+
+    async def check(self) -> None:
+        """Check that the collection exists and that the model can search it (once).
+
+        Raises:
+            CollectionNotFound, CollectionMismatch, ModelIdentityError.
+        """
+        if self._checked:
+            return
+        async with self._lock:
+            if self._checked:
+                return
+            if not await self.store.collection_exists():
+                raise missing_collection(self.store)
+            info = await self.store.info()
+            self._check_info(self.store, info)
+            self._check_identity(info.metadata)
+            self._checked = True
+
+    def _check_identity(self, metadata: Mapping[str, Any]) -> None:
+        if not (hasattr(self.encoder, "identity") and hasattr(self.encoder, "text_identity")):
+            return
+        image = self.encoder.identity()
+        check_pairing(self.encoder.text_identity(), image, allow_unpaired_text_model=self._allow_unpaired)
+        record = metadata.get(METADATA_KEY)
+        if not isinstance(record, Mapping) or not isinstance(record.get("image_model"), Mapping):
+            return  # a collection without a record is accepted, as ImageSearch does
+        recorded = ModelIdentity.from_record(record["image_model"])
+        if (recorded.fingerprint, recorded.dimension) != (image.fingerprint, image.dimension):
+            raise ModelIdentityError(
+                f"collection {self.store.collection!r} was built by image model {recorded.describe()} but the "
+                f"configured image model is {image.describe()}; their vectors do not mix. Set "
+                "PHOTOSEEK_MODEL__IMAGE back to the collection's model, or use a new collection"
+            )
+
+    async def search(
+        self,
+        text: str,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        avoid: Sequence[str] | str = (),
+        exact: bool | None = None,
+        **where: Any,
+    ) -> list[Hit]:
+        """Photos that match a text, best first (see ``ImageSearch.search``)."""
+        avoid_texts = [avoid] if isinstance(avoid, str) else list(avoid)
+        texts = self._texts([text], "query text") + self._texts(avoid_texts, "an avoid text")
+        options = self._options(limit, offset, filter, score_threshold, exact, where)
+        vectors = await asyncio.to_thread(self._encode_texts, texts)
+        return await self._query(vectors[0], options, avoid=list(vectors[1:]))
+
+    async def search_by_image(
+        self,
+        image: ImageInput,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool | None = None,
+        **where: Any,
+    ) -> list[Hit]:
+        """Photos that look like an example image (see ``ImageSearch.search_by_image``)."""
+        options = self._options(limit, offset, filter, score_threshold, exact, where)
+        vector = await asyncio.to_thread(self._encode_image, image)
+        return await self._query(vector, options)
+
+    async def search_by_vector(
+        self,
+        vector: np.ndarray,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool | None = None,
+        **where: Any,
+    ) -> list[Hit]:
+        """Photos nearest to a vector of the collection's space."""
+        options = self._options(limit, offset, filter, score_threshold, exact, where)
+        return await self._query(np.asarray(vector, dtype=np.float32), options)
+
+    async def similar(
+        self,
+        photo_id: str,
+        *,
+        source: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool | None = None,
+        **where: Any,
+    ) -> list[Hit]:
+        """Photos like a stored photo, the photo itself left out (see ``ImageSearch.similar``)."""
+        self._options(limit, offset, filter, score_threshold, exact, where)
+        await self.check()
+        record = await self._lookup(photo_id, source)
+        options = self._options(limit, offset, filter, score_threshold, exact, where, exclude_ids=[record.id])
+        return await self._query(_stored_vector(record, photo_id), options)
+
+    async def search_batch(
+        self,
+        texts: Sequence[str],
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool | None = None,
+        **where: Any,
+    ) -> list[list[Hit]]:
+        """Several text searches in one encoder batch and one store round trip."""
+        if isinstance(texts, str):
+            raise QueryError("search_batch takes a list of texts; use search() for one text")
+        queries = self._texts(list(texts), "query text")
+        options = self._options(limit, offset, filter, score_threshold, exact, where)
+        if not queries:
+            return []
+        vectors = await asyncio.to_thread(self._encode_texts, queries)
+        await self.check()
+        try:
+            batches = await self.store.query_batch(
+                vectors,
+                limit=options.limit,
+                offset=options.offset,
+                filter=options.filter,
+                score_threshold=options.score_threshold,
+                exact=options.exact,
+            )
+        except CollectionNotFound:
+            self._checked = False
+            raise missing_collection(self.store) from None
+        return [_hits(batch) for batch in batches]
+
+    async def _lookup(self, photo_id: str, source: str | None) -> Record:
+        try:
+            records = await self.store.retrieve(_candidate_ids(photo_id, source), with_vectors=True)
+            if not records:
+                records, _ = await self.store.scroll(limit=1, filter=_photo_filter(photo_id, source), with_vectors=True)
+        except CollectionNotFound:
+            self._checked = False
+            raise missing_collection(self.store) from None
+        if not records:
+            raise _unknown_photo(photo_id, self.store.collection)
+        return records[0]
+
+    async def _query(self, vector: np.ndarray, options: _Options, avoid: Sequence[np.ndarray] = ()) -> list[Hit]:
+        await self.check()
+        try:
+            records = await self.store.query(
+                vector,
+                limit=options.limit,
+                offset=options.offset,
+                filter=options.filter,
+                score_threshold=options.score_threshold,
+                exact=options.exact,
+                avoid=avoid,
+            )
+        except CollectionNotFound:
+            self._checked = False
+            raise missing_collection(self.store) from None
+        return _hits(records)
+
+    async def close(self) -> None:
+        """Release the store."""
+        await self.store.close()
+
+    async def __aenter__(self) -> AsyncImageSearch:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,429 @@
+"""The search client other services import: ``ImageSearch`` (threads) and ``AsyncImageSearch`` (asyncio)."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from qdrant_client import models
+
+from photoseek.config.settings import RetrievalSettings, Settings, load_settings
+from photoseek.errors import CollectionMismatch, CollectionNotFound, QueryError
+from photoseek.retrieval.filters import build_filter
+from photoseek.retrieval.hits import Hit
+from photoseek.retrieval.identity import check_identity
+from photoseek.retrieval.schema import point_id
+from photoseek.retrieval.store.base import CollectionInfo, Record, ScoredRecord, VectorStore
+
+if TYPE_CHECKING:
+    from photoseek.retrieval.encoder import Encoder
+    from photoseek.retrieval.store.async_server import AsyncVectorStore
+
+ImageInput = Union[str, "os.PathLike[str]", bytes, Image.Image]
+
+# The sources a photo id can come from; ``similar`` tries each to find the point.
+SOURCES = ("unsplash", "folder")
+
+
+@dataclass(frozen=True)
+class _Options:
+    limit: int
+    offset: int
+    filter: models.Filter | None
+    score_threshold: float | None
+    exact: bool
+
+
+def missing_collection(store: VectorStore | AsyncVectorStore) -> CollectionNotFound:
+    """The error for a collection that does not exist, saying which command creates it."""
+    return CollectionNotFound(
+        f"collection {store.collection!r} does not exist in the {store.backend} store; "
+        "`photoseek ingest` creates it (or set PHOTOSEEK_QDRANT__COLLECTION to an existing one)"
+    )
+
+
+class _SearchCore:
+    """What both clients share: argument checks, query encoding and the collection check."""
+
+    def __init__(self, encoder: Encoder, retrieval: RetrievalSettings | None, allow_unpaired_text_model: bool) -> None:
+        self.encoder = encoder
+        self.defaults = retrieval or RetrievalSettings()  # type: ignore[call-arg]
+        self._allow_unpaired = allow_unpaired_text_model
+        self._checked = False
+
+    def _options(
+        self,
+        limit: int | None,
+        offset: int,
+        filter: models.Filter | None,
+        score_threshold: float | None,
+        exact: bool | None,
+        where: Mapping[str, Any],
+        exclude_ids: Sequence[str] = (),
+    ) -> _Options:
+        limit = self.defaults.limit if limit is None else limit
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise QueryError(f"limit must be an integer >= 1 (got {limit!r})")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise QueryError(f"offset must be an integer >= 0 (got {offset!r})")
+        threshold = self.defaults.score_threshold if score_threshold is None else score_threshold
+        if threshold is not None and (
+            isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not -1.0 <= threshold <= 1.0
+        ):
+            raise QueryError(f"score_threshold must be a number between -1 and 1 (got {threshold!r})")
+        return _Options(
+            limit=limit,
+            offset=offset,
+            filter=build_filter(filter, where, exclude_ids=exclude_ids),
+            score_threshold=None if threshold is None else float(threshold),
+            exact=self.defaults.exact if exact is None else bool(exact),
+        )
+
+    @staticmethod
+    def _texts(texts: Sequence[str], what: str) -> list[str]:
+        result = []
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise QueryError(f"{what} must be text (got {type(text).__name__} at position {index})")
+            if not text.strip():
+                raise QueryError(f"{what} is empty; give some words to search for, e.g. 'a dog on a beach'")
+            result.append(text.strip())
+        return result
+
+    def _encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return np.asarray(self.encoder.encode_text(list(texts)), dtype=np.float32)
+
+    def _encode_image(self, image: ImageInput) -> np.ndarray:
+        return np.asarray(self.encoder.encode_images([read_image(image)]), dtype=np.float32)[0]
+
+    def _check_info(self, store: VectorStore | AsyncVectorStore, info: CollectionInfo) -> None:
+        dimension = int(self.encoder.dimension)
+        if info.vector_size != dimension:
+            raise CollectionMismatch(
+                f"collection {store.collection!r} holds {info.vector_size}-d vectors but the configured "
+                f"model makes {dimension}-d ones; search with the model that built the collection "
+                "(PHOTOSEEK_MODEL__IMAGE / PHOTOSEEK_MODEL__TEXT)"
+            )
+
+
+def read_image(image: ImageInput) -> Image.Image:
+    """Open a query image given as a path, bytes or a PIL image, upright and in RGB.
+
+    Raises:
+        QueryError: the file is missing or is not an image Pillow can read.
+    """
+    if isinstance(image, Image.Image):
+        picture = image
+    else:
+        try:
+            if isinstance(image, (bytes, bytearray, memoryview)):
+                picture = Image.open(io.BytesIO(bytes(image)))
+            elif isinstance(image, (str, os.PathLike)):
+                picture = Image.open(Path(image))
+            else:
+                raise QueryError(f"image must be a path, bytes or a PIL image (got {type(image).__name__})")
+            picture.load()
+        except FileNotFoundError:
+            raise QueryError(f"query image {str(image)!r} does not exist") from None
+        except (UnidentifiedImageError, OSError) as exc:
+            raise QueryError(f"query image is not a readable image: {exc}") from None
+    picture = ImageOps.exif_transpose(picture) or picture
+    return picture if picture.mode == "RGB" else picture.convert("RGB")
+
+
+def _candidate_ids(photo_id: str, source: str | None) -> list[str]:
+    if not isinstance(photo_id, str) or not photo_id.strip():
+        raise QueryError("photo_id is empty; give the id of a stored photo (Unsplash photo_id or relative path)")
+    ids = [point_id(photo_id, s) for s in ((source,) if source else SOURCES)]
+    try:
+        ids.insert(0, str(uuid.UUID(photo_id)))  # a point id works too
+    except ValueError:
+        pass
+    return ids
+
+
+def _photo_filter(photo_id: str, source: str | None) -> models.Filter:
+    must: list[Any] = [models.FieldCondition(key="photo_id", match=models.MatchValue(value=photo_id))]
+    if source:
+        must.append(models.FieldCondition(key="source", match=models.MatchValue(value=source)))
+    return models.Filter(must=must)
+
+
+def _unknown_photo(photo_id: str, collection: str) -> QueryError:
+    return QueryError(
+        f"no photo {photo_id!r} in collection {collection!r}; give a stored photo_id (the Unsplash id, "
+        "or the path relative to the ingested folder) or a point id"
+    )
+
+
+def _stored_vector(record: Record, photo_id: str) -> np.ndarray:
+    if record.vector is None:
+        raise QueryError(f"photo {photo_id!r} is stored without a vector; ingest it again")
+    return np.asarray(record.vector, dtype=np.float32)
+
+
+def _hits(records: Sequence[ScoredRecord]) -> list[Hit]:
+    return [Hit.from_record(r) for r in records]
+
+
+class ImageSearch(_SearchCore):
+    """Find photos by text, by example image or by similarity to a stored photo.
+
+    One instance is safe to share between threads: it holds one store handle and one encoder
+    (whose text cache is thread-safe). Build it with :meth:`from_settings`, or pass a store
+    and an encoder so that several searches share one loaded model.
+
+    Example:
+        >>> search = ImageSearch.from_settings()
+        >>> search.search("a red bicycle in the snow", orientation="landscape", country="Iceland")
+    """
+
+    def __init__(
+        self,
+        store: VectorStore,
+        encoder: Encoder,
+        *,
+        retrieval: RetrievalSettings | None = None,
+        allow_unpaired_text_model: bool = False,
+        owns_store: bool = False,
+    ) -> None:
+        """Wrap a store and an encoder.
+
+        Args:
+            store: the collection to search (``photoseek.retrieval.store.open_store``).
+            encoder: the CLIP encoder (``ClipEncoder.from_settings``) or any ``Encoder``.
+            retrieval: default limit, score threshold and exactness.
+            allow_unpaired_text_model: accept a text model not known to share the image model's space.
+            owns_store: close the store in :meth:`close`.
+        """
+        super().__init__(encoder, retrieval, allow_unpaired_text_model)
+        self.store = store
+        self._owns_store = owns_store
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> ImageSearch:
+        """Open the configured store and model (``PHOTOSEEK_*`` variables when ``settings`` is None).
+
+        Raises:
+            CollectionNotFound: the collection does not exist yet.
+            StoreUnavailable: the Qdrant server cannot be reached.
+            ModelLoadError / ModelIdentityError / CollectionMismatch: the model cannot search it.
+        """
+        from photoseek.retrieval.encoder import ClipEncoder
+        from photoseek.retrieval.store import open_store
+
+        settings = settings or load_settings()
+        store = open_store(settings.qdrant)
+        try:
+            if not store.collection_exists():  # before the slow model load
+                raise missing_collection(store)
+            encoder = ClipEncoder.from_settings(settings.model)
+            search = cls(
+                store,
+                encoder,
+                retrieval=settings.retrieval,
+                allow_unpaired_text_model=settings.model.allow_unpaired_text_model,
+                owns_store=True,
+            )
+            search.check()
+        except BaseException:
+            store.close()
+            raise
+        return search
+
+    def check(self) -> None:
+        """Check that the collection exists and that the model can search it (done once, lazily).
+
+        Raises:
+            CollectionNotFound, CollectionMismatch, ModelIdentityError.
+        """
+        if self._checked:
+            return
+        with self._lock:
+            if self._checked:
+                return
+            if not self.store.collection_exists():
+                raise missing_collection(self.store)
+            self._check_info(self.store, self.store.info())
+            if hasattr(self.encoder, "identity") and hasattr(self.encoder, "text_identity"):
+                check_identity(self.store, self.encoder, allow_unpaired_text_model=self._allow_unpaired)  # type: ignore[arg-type]
+            self._checked = True
+
+    def search(
+        self,
+        text: str,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        avoid: Sequence[str] | str = (),
+        exact: bool | None = None,
+        **where: Any,
+    ) -> list[Hit]:
+        """Photos that match a text, best first.
+
+        Args:
+            text: what to look for ("a dog on a beach").
+            limit: how many hits (default ``PHOTOSEEK_RETRIEVAL__LIMIT``).
+            offset: hits to skip, for pagination.
+            filter: a ``qdrant_client.models.Filter``, ANDed with ``where``.
+            score_threshold: leave out hits scoring lower.
+            avoid: texts to push the results away from ("people", "text").
+            exact: exact search instead of HNSW.
+            **where: keyword filters (``orientation="landscape"``, ``min_width=3000``, ...;
+                see ``photoseek.retrieval.filters.WHERE_KEYS``).
+
+        Raises:
+            QueryError: empty text, an invalid keyword filter or argument.
+            CollectionNotFound, CollectionMismatch, StoreUnavailable.
+        """
+        avoid_texts = [avoid] if isinstance(avoid, str) else list(avoid)
+        texts = self._texts([text], "query text") + self._texts(avoid_texts, "an avoid text")
+        options = self._options(limit, offset, filter, score_threshold, exact, where)
+        vectors = self._encode_texts(texts)
+        return self._query(vectors[0], options, avoid=list(vectors[1:]))
+
+    def search_by_image(
+        self,
+        image: ImageInput,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool | None = None,
+        **where: Any,
+    ) -> list[Hit]:
+        """Photos that look like an example image (a path, bytes or a PIL image), best first.
+
+        Takes the same arguments as :meth:`search` after the image.
+        """
+        options = self._options(limit, offset, filter, score_threshold, exact, where)
+        return self._query(self._encode_image(image), options)
+
+    def search_by_vector(
+        self,
+        vector: np.ndarray,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool | None = None,
+        **where: Any,
+    ) -> list[Hit]:
+        """Photos nearest to a vector of the collection's space, best first."""
+        options = self._options(limit, offset, filter, score_threshold, exact, where)
+        return self._query(np.asarray(vector, dtype=np.float32), options)
+
+    def similar(
+        self,
+        photo_id: str,
+        *,
+        source: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool | None = None,
+        **where: Any,
+    ) -> list[Hit]:
+        """Photos like a stored photo (by its stored vector), the photo itself left out.
+
+        Args:
+            photo_id: the photo's source id (Unsplash ``photo_id``, a folder's relative path)
+                or its point id.
+            source: "unsplash" or "folder" when known; otherwise both are tried.
+
+        Raises:
+            QueryError: no such photo (or an invalid argument).
+        """
+        self._options(limit, offset, filter, score_threshold, exact, where)  # fail before any lookup
+        self.check()
+        record = self._lookup(photo_id, source)
+        options = self._options(limit, offset, filter, score_threshold, exact, where, exclude_ids=[record.id])
+        return self._query(_stored_vector(record, photo_id), options)
+
+    def search_batch(
+        self,
+        texts: Sequence[str],
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool | None = None,
+        **where: Any,
+    ) -> list[list[Hit]]:
+        """:meth:`search` for several texts in one encoder batch and one store round trip."""
+        if isinstance(texts, str):
+            raise QueryError("search_batch takes a list of texts; use search() for one text")
+        queries = self._texts(list(texts), "query text")
+        options = self._options(limit, offset, filter, score_threshold, exact, where)
+        if not queries:
+            return []
+        vectors = self._encode_texts(queries)
+        self.check()
+        try:
+            batches = self.store.query_batch(
+                vectors,
+                limit=options.limit,
+                offset=options.offset,
+                filter=options.filter,
+                score_threshold=options.score_threshold,
+                exact=options.exact,
+            )
+        except CollectionNotFound:
+            self._checked = False
+            raise missing_collection(self.store) from None
+        return [_hits(batch) for batch in batches]
+
+    def _lookup(self, photo_id: str, source: str | None) -> Record:
+        try:
+            records = self.store.retrieve(_candidate_ids(photo_id, source), with_vectors=True)
+            if not records:
+                records, _ = self.store.scroll(limit=1, filter=_photo_filter(photo_id, source), with_vectors=True)
+        except CollectionNotFound:
+            self._checked = False
+            raise missing_collection(self.store) from None
+        if not records:
+            raise _unknown_photo(photo_id, self.store.collection)
+        return records[0]
+
+    def _query(self, vector: np.ndarray, options: _Options, avoid: Sequence[np.ndarray] = ()) -> list[Hit]:
+        self.check()
+        try:
+            records = self.store.query(
+                vector,
+                limit=options.limit,
+                offset=options.offset,
+                filter=options.filter,
+                score_threshold=options.score_threshold,
+                exact=options.exact,
+                avoid=avoid,
+            )
+        except CollectionNotFound:
+            self._checked = False  # dropped since the check: look again next time
+            raise missing_collection(self.store) from None
+        return _hits(records)
+
+    def close(self) -> None:
+        """Release the store if this client opened it."""
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> ImageSearch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
