@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import uuid
@@ -196,3 +197,73 @@ def test_missing_source_and_bad_arguments(tmp_path: Path, targets: Targets) -> N
         migrate(empty, targets(), batch_size=0)
     with pytest.raises(ValueError, match="same collection"):
         migrate(empty, EdgeStore(QdrantSettings(path=tmp_path / "nothing", collection="photos")))
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def cli_args(*argv: str) -> argparse.Namespace:
+    from photoseek.ingest.cli import build_parser
+
+    return build_parser().parse_args(["migrate", *argv])
+
+
+def test_target_settings_take_url_key_and_name_from_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from photoseek.ingest.commands.migrate import target_settings
+
+    embedded = QdrantSettings(collection="photos", api_key="configured-key", shard_number=6, replication_factor=2)
+    target = target_settings(embedded, cli_args("--to", "http://qdrant:6333/", "--collection", "copy"))
+    assert (target.url, target.collection) == ("http://qdrant:6333", "copy")
+    assert target.api_key is not None and target.api_key.get_secret_value() == "configured-key"
+    assert (target.shard_number, target.replication_factor) == (6, 2), "the cluster layout applies to the new collection"
+    monkeypatch.setenv("QDRANT_API_KEY", "compose-key")
+    assert target_settings(embedded, cli_args("--to", "http://q:6333")).api_key.get_secret_value() == "compose-key"  # type: ignore[union-attr]
+    given = target_settings(embedded, cli_args("--to", "http://q:6333", "--api-key", "given"))
+    assert given.api_key is not None and given.api_key.get_secret_value() == "given"
+    monkeypatch.delenv("QDRANT_API_KEY")
+    # Copying between servers, the source server's key is not sent to the target.
+    server = QdrantSettings(url="http://old:6333", api_key="old-key", collection="photos")
+    assert target_settings(server, cli_args("--to", "http://new:6333")).api_key is None
+
+
+def test_cli_rejects_a_bad_target_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from photoseek.ingest.cli import main
+
+    assert main(["migrate", "--to", "qdrant:6333"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("photoseek: error: invalid migrate target: --to:") and "http://" in err
+    assert len(err.splitlines()) == 1
+    with pytest.raises(SystemExit):
+        main(["migrate", "--to", "http://q:6333", "--batch-size", "0"])
+
+
+def test_cli_says_when_there_is_nothing_to_copy(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from photoseek.ingest.cli import main
+
+    monkeypatch.setenv("PHOTOSEEK_QDRANT__PATH", str(tmp_path / "nothing"))
+    # The target is never contacted: the missing source is found first.
+    assert main(["migrate", "--to", "http://127.0.0.1:9", "--no-progress"]) == 1
+    assert "nothing to copy" in capsys.readouterr().err
+
+
+@pytest.mark.server
+def test_cli_copies_the_embedded_store_to_a_real_server(
+    source: EdgeStore, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from photoseek.ingest.cli import main
+
+    url = os.environ[SERVER_URL_VAR]
+    collection = f"t{uuid.uuid4().hex[:10]}_migrated"
+    source.close()  # the command opens the embedded store itself
+    monkeypatch.setenv("PHOTOSEEK_QDRANT__PATH", str(source.folder.parent))
+    monkeypatch.setenv("PHOTOSEEK_QDRANT__COLLECTION", "photos")
+    target = ServerStore(QdrantSettings(url=url, collection=collection))
+    try:
+        argv = ["migrate", "--to", url, "--collection", collection, "--batch-size", str(BATCH), "--json"]
+        assert main(argv) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["copied"] == report["target_count"] == POINTS
+        assert_same_points(EdgeStore(QdrantSettings(path=source.folder.parent, collection="photos")), target)
+    finally:
+        target.delete_collection()
+        target.close()
