@@ -13,6 +13,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 SERVER_URL_VAR = "PHOTOSEEK_TEST_QDRANT_URL"
 
+# Set before anything imports huggingface_hub, which reads these once at import: a session or
+# module fixture that loads a model runs before the per-test environment fixture below.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -1,0 +1,415 @@
+"""The CLIP encoder: text and images into one L2-normalised vector space, with a fast ingest path.
+
+Models load through sentence-transformers, which takes a transformers CLIP folder as well as
+the older sentence-transformers CLIP folders (``clip-ViT-B-32``). The standard image path
+(``SentenceTransformer.encode(images)``) runs the Hugging Face processor on one core in the
+calling process; :meth:`ClipEncoder.encode_pixels` instead takes uint8 batches that worker
+processes prepared with :func:`photoseek.retrieval.preprocess.clip_resize_crop`, normalises
+them on the device and runs the image tower alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from photoseek.errors import ModelError, ModelLoadError, ModelMismatchError
+from photoseek.retrieval.devices import choose_batch_size, choose_device, choose_precision, torch_dtype
+from photoseek.retrieval.identity import ModelIdentity, check_pairing
+from photoseek.retrieval.preprocess import clip_resize_crop
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+    from sentence_transformers import SentenceTransformer
+
+    from photoseek.config.settings import ModelSettings
+
+log = logging.getLogger(__name__)
+
+# Architecture keys that define a model's space; the rest of a config (versions, dtypes,
+# attention backends) changes with the library and must not change the fingerprint.
+_FINGERPRINT_KEYS = (
+    "model_type",
+    "projection_dim",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "image_size",
+    "patch_size",
+    "vocab_size",
+    "dim",
+    "n_layers",
+)
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Text and images into one space. Every result is float32 [n, dimension], L2-normalised."""
+
+    dimension: int
+    image_size: int
+
+    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of ``texts``."""
+        ...
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Vectors of Pillow images (any mode or size)."""
+        ...
+
+    def encode_pixels(self, batch: np.ndarray) -> np.ndarray:
+        """Vectors of a uint8 [n, image_size, image_size, 3] batch made by ``clip_resize_crop``."""
+        ...
+
+    def identity(self) -> ModelIdentity:
+        """The image model's identity, recorded in the collection it builds."""
+        ...
+
+    def text_identity(self) -> ModelIdentity:
+        """The text model's identity."""
+        ...
+
+
+class QueryCache:
+    """A bounded, thread-safe LRU of text -> vector (read-only arrays)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.hits = 0
+        self.misses = 0
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> np.ndarray | None:
+        """The cached vector of ``text``, or None."""
+        with self._lock:
+            vector = self._items.get(text)
+            if vector is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(text)
+            self.hits += 1
+            return vector
+
+    def put(self, text: str, vector: np.ndarray) -> None:
+        """Keep ``vector`` for ``text``, dropping the least recently used beyond ``size``."""
+        if self.size <= 0:
+            return
+        vector = np.array(vector, dtype=np.float32, copy=True)
+        vector.setflags(write=False)
+        with self._lock:
+            self._items[text] = vector
+            self._items.move_to_end(text)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+def _l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def _load_failure(name: str, exc: BaseException) -> ModelLoadError:
+    looks_like_path = name.startswith((".", "/", "~")) or os.sep in name.strip("/").split("/", 1)[-1]
+    if os.path.isdir(name):
+        why = "the folder exists but is not a model sentence-transformers can load"
+    elif looks_like_path or os.path.exists(name):
+        why = "no such folder"
+    else:
+        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") or os.environ.get("TRANSFORMERS_OFFLINE")
+        why = (
+            "it is not a local folder and is not in the Hugging Face cache"
+            + (" (HF_HUB_OFFLINE is set)" if offline else " and could not be downloaded (offline?)")
+        )
+    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    return ModelLoadError(
+        f"could not load model {name!r}: {why} [{type(exc).__name__}: {detail}]. Point "
+        "PHOTOSEEK_MODEL__IMAGE and PHOTOSEEK_MODEL__TEXT at a local model folder (one written by "
+        "SentenceTransformer.save or CLIPModel.save_pretrained), or download it first"
+    )
+
+
+def load_sentence_transformer(name: str, device: str) -> SentenceTransformer:
+    """Load a model with sentence-transformers, never falling back to another model.
+
+    Raises:
+        ModelLoadError: the model cannot be loaded; the message says why and what to set.
+    """
+    from sentence_transformers import SentenceTransformer
+
+    source = os.path.expanduser(name)
+    if source.startswith((".", "/", "~")) and not os.path.isdir(source):
+        raise _load_failure(name, FileNotFoundError(source))
+    try:
+        return SentenceTransformer(source, device=device)
+    except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear line
+        raise _load_failure(name, exc) from exc
+
+
+def _tower(model: SentenceTransformer) -> Any:
+    """The transformers model under the first sentence-transformers module (CLIPModel for CLIP)."""
+    first = model[0]
+    return getattr(first, "model", None) or getattr(first, "auto_model", None)
+
+
+def _embedding_dimension(model: SentenceTransformer) -> int | None:
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return getter()
+
+
+def fingerprint(model: SentenceTransformer, modality: str) -> str:
+    """A digest of the model's architecture and of its output projection weights (in float32).
+
+    The weights make two models with one architecture differ; reading them as float32 before
+    any cast to half precision keeps the digest the same on every device.
+    """
+    import torch
+
+    tower = _tower(model)
+    config = tower.config.to_dict() if tower is not None and hasattr(tower, "config") else {}
+
+    def pick(section: dict[str, Any]) -> dict[str, Any]:
+        return {key: section[key] for key in _FINGERPRINT_KEYS if key in section}
+
+    summary = {"root": pick(config)}
+    for section in ("text_config", "vision_config"):
+        if isinstance(config.get(section), dict):
+            summary[section] = pick(config[section])
+    digest = hashlib.sha256(json.dumps(summary, sort_keys=True).encode())
+    projection = getattr(tower, "visual_projection" if modality == "image" else "text_projection", None)
+    weight = getattr(projection, "weight", None)
+    if weight is None:
+        weight = list(model.parameters())[-1]
+    digest.update(weight.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+class ClipEncoder:
+    """CLIP text and image encoder on sentence-transformers (see the module docstring).
+
+    Attributes:
+        dimension: size of the vectors.
+        image_size: the model's input size (the crop ``clip_resize_crop`` makes).
+        resize_edge: the size the shortest side is scaled to before the crop.
+        device: ``cuda``, ``mps`` or ``cpu``.
+        precision: ``fp32``, ``fp16`` or ``bf16``.
+        batch_size: images per batch.
+    """
+
+    def __init__(
+        self,
+        image_model: str,
+        text_model: str | None = None,
+        *,
+        device: str = "auto",
+        precision: str = "auto",
+        batch_size: int | None = None,
+        query_cache_size: int = 1024,
+        allow_unpaired_text_model: bool = False,
+    ) -> None:
+        """Load the models.
+
+        Args:
+            image_model: name or folder of the image model.
+            text_model: name or folder of the text model; None = the image model.
+            device: ``auto`` (cuda, then mps, then cpu), ``cuda``, ``mps`` or ``cpu``.
+            precision: ``auto`` (fp16 on GPU, fp32 on CPU), ``fp32``, ``fp16`` or ``bf16``.
+            batch_size: images per batch; None = 256 on CUDA, 64 on MPS, 32 on CPU.
+            query_cache_size: text queries kept encoded (0 = no cache).
+            allow_unpaired_text_model: accept a text model not known to share the image space.
+
+        Raises:
+            ModelLoadError: a model cannot be loaded.
+            ModelMismatchError: the two models differ in dimension or space.
+            ConfigError: the device or precision asked for is not available.
+        """
+        import torch
+
+        self.device = choose_device(device)
+        self.precision = choose_precision(precision, self.device)
+        self.batch_size = choose_batch_size(batch_size, self.device)
+        self._dtype = torch_dtype(self.precision)
+        self.image_model_name = image_model
+        self.text_model_name = text_model or image_model
+        self.image_model = load_sentence_transformer(image_model, self.device)
+        same = self.text_model_name.rstrip("/") == image_model.rstrip("/")
+        self.text_model = self.image_model if same else load_sentence_transformer(self.text_model_name, self.device)
+        # Fingerprints read float32 weights, so take them before any cast to half precision.
+        self._image_identity = self._identify(self.image_model, image_model, "image")
+        self._text_identity = (
+            ModelIdentity(self.text_model_name, self._image_identity.dimension, self._image_identity.fingerprint)
+            if same
+            else self._identify(self.text_model, self.text_model_name, "text")
+        )
+        check_pairing(self._text_identity, self._image_identity, allow_unpaired_text_model=allow_unpaired_text_model)
+        self.dimension = self._image_identity.dimension
+        for model in {id(self.image_model): self.image_model, id(self.text_model): self.text_model}.values():
+            model.to(self._dtype)
+            model.eval()
+        self._tower = _tower(self.image_model)
+        self._setup_pixels()
+        self._cache = QueryCache(query_cache_size)
+        log.info(
+            "encoder: image %s, text %s, %d-d, %s/%s, batch %d",
+            image_model, self.text_model_name, self.dimension, self.device, self.precision, self.batch_size,
+        )
+
+    @classmethod
+    def from_settings(cls, model: ModelSettings) -> ClipEncoder:
+        """Build the encoder from the ``model`` settings section."""
+        return cls(
+            model.image,
+            model.text,
+            device=model.device,
+            precision=model.precision,
+            batch_size=model.batch_size,
+            query_cache_size=model.query_cache_size,
+            allow_unpaired_text_model=model.allow_unpaired_text_model,
+        )
+
+    @staticmethod
+    def _identify(model: SentenceTransformer, name: str, modality: str) -> ModelIdentity:
+        dimension = _embedding_dimension(model)
+        if not dimension:
+            raise ModelMismatchError(f"model {name} does not report its embedding dimension; is it a CLIP model?")
+        source = os.path.abspath(os.path.expanduser(name)) if os.path.isdir(os.path.expanduser(name)) else name
+        return ModelIdentity(source, int(dimension), fingerprint(model, modality))
+
+    def _setup_pixels(self) -> None:
+        """Read what the fast path needs from the image processor: sizes, mean and std."""
+        import torch
+
+        processor = getattr(self.image_model[0], "processor", None)
+        images = getattr(processor, "image_processor", processor)
+        crop = getattr(images, "crop_size", None) or {}
+        size = getattr(images, "size", None) or {}
+        crop_size = crop.get("height") if isinstance(crop, dict) else getattr(crop, "height", None)
+        edge = size.get("shortest_edge") if isinstance(size, dict) else getattr(size, "shortest_edge", None)
+        self._pixels_problem: str | None = None
+        if not (self._tower is not None and hasattr(self._tower, "get_image_features")):
+            self._pixels_problem = f"model {self.image_model_name} has no image tower"
+        elif not crop_size or not edge or not getattr(images, "do_center_crop", True):
+            self._pixels_problem = (
+                f"the image processor of {self.image_model_name} does not resize the shortest side and "
+                "centre crop, which is all the fast path does"
+            )
+        self.image_size = int(crop_size or edge or 224)
+        self.resize_edge = int(edge or self.image_size)
+        mean = np.asarray(getattr(images, "image_mean", [0.0, 0.0, 0.0]), dtype=np.float32)
+        std = np.asarray(getattr(images, "image_std", [1.0, 1.0, 1.0]), dtype=np.float32)
+        rescale = float(getattr(images, "rescale_factor", 1 / 255))
+        # (x * rescale - mean) / std as one multiply-add per channel, done on the device.
+        self._scale = torch.tensor(rescale / std, device=self.device).view(1, 3, 1, 1)
+        self._shift = torch.tensor(-mean / std, device=self.device).view(1, 3, 1, 1)
+
+    def identity(self) -> ModelIdentity:
+        """The image model's identity (name or folder, dimension, fingerprint)."""
+        return self._image_identity
+
+    def text_identity(self) -> ModelIdentity:
+        """The text model's identity."""
+        return self._text_identity
+
+    @property
+    def cache(self) -> QueryCache:
+        """The query-side cache of text vectors."""
+        return self._cache
+
+    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of ``texts``, float32 [n, dimension], L2-normalised; repeated texts hit the cache.
+
+        Args:
+            texts: the queries (any language the text model knows).
+        """
+        if isinstance(texts, str):
+            raise TypeError("encode_text takes a sequence of strings; wrap a single query in a list")
+        texts = list(texts)
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        missing: dict[str, list[int]] = {}
+        for row, text in enumerate(texts):
+            cached = self._cache.get(text)
+            if cached is None:
+                missing.setdefault(text, []).append(row)
+            else:
+                out[row] = cached
+        if missing:
+            import torch
+
+            with torch.inference_mode():
+                vectors = self.text_model.encode(
+                    list(missing), batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
+                )
+            vectors = _l2_normalise(vectors)
+            for (text, rows), vector in zip(missing.items(), vectors, strict=True):
+                out[rows] = vector
+                self._cache.put(text, vector)
+        return out
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Vectors of Pillow images through the fast path (same vectors as ingest makes).
+
+        Args:
+            images: images of any mode and size.
+        """
+        if not images:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        batch = np.stack([clip_resize_crop(image, self.image_size, shortest_edge=self.resize_edge) for image in images])
+        return self.encode_pixels(batch)
+
+    def encode_pixels(self, batch: np.ndarray) -> np.ndarray:
+        """Vectors of a uint8 [n, image_size, image_size, 3] batch, normalised on the device.
+
+        Args:
+            batch: images made by ``clip_resize_crop(image, image_size)``.
+
+        Raises:
+            ValueError: the batch has the wrong shape or type.
+            ModelError: the model's preprocessing is not the one the fast path reproduces.
+        """
+        if self._pixels_problem:
+            raise ModelError(f"{self._pixels_problem}; encode its images with encode_images instead")
+        batch = np.asarray(batch)
+        expected = (self.image_size, self.image_size, 3)
+        if batch.dtype != np.uint8 or batch.ndim != 4 or batch.shape[1:] != expected:
+            raise ValueError(
+                f"encode_pixels takes a uint8 array [n, {expected[0]}, {expected[1]}, 3], got "
+                f"{batch.dtype} {list(batch.shape)}; make each image with clip_resize_crop(image, {self.image_size})"
+            )
+        chunks = [self._encode_chunk(batch[start : start + self.batch_size]) for start in range(0, len(batch), self.batch_size)]
+        if not chunks:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        return np.concatenate(chunks)
+
+    def _encode_chunk(self, chunk: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            pixels = torch.from_numpy(np.ascontiguousarray(chunk))
+            if self.device == "cuda":
+                pixels = pixels.pin_memory().to(self.device, non_blocking=True)
+            else:
+                pixels = pixels.to(self.device)
+            pixels = pixels.permute(0, 3, 1, 2).float().mul_(self._scale).add_(self._shift)
+            features = self._tower.get_image_features(pixel_values=pixels.to(self._dtype))
+            if not isinstance(features, torch.Tensor):
+                features = features.pooler_output
+            # Modules after the first (a Dense or Normalize some folders carry) apply as in encode().
+            out: dict[str, Any] = {"sentence_embedding": features}
+            for module in list(self.image_model)[1:]:
+                out = module(out)
+            vectors = torch.nn.functional.normalize(out["sentence_embedding"].float(), dim=-1)
+            return vectors.cpu().numpy()
