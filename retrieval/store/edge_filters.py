@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timezone
 from typing import Any
 
+import numpy as np
 import qdrant_edge as qe
 from qdrant_client import models
 
@@ -54,6 +55,11 @@ def translate_filter(query_filter: models.Filter | None) -> qe.Filter | None:
     )
 
 
+def _filter(query_filter: models.Filter) -> qe.Filter:
+    translated = translate_filter(query_filter)
+    return translated if translated is not None else qe.Filter()
+
+
 def _clause(conditions: _Clause) -> list[Any] | None:
     if conditions is None:
         return None
@@ -64,7 +70,7 @@ def _clause(conditions: _Clause) -> list[Any] | None:
 
 def _condition(condition: Any) -> Any:
     if isinstance(condition, models.Filter):
-        return translate_filter(condition)
+        return _filter(condition)
     if isinstance(condition, models.FieldCondition):
         return _field_condition(condition)
     if isinstance(condition, models.IsEmptyCondition):
@@ -76,9 +82,7 @@ def _condition(condition: Any) -> Any:
     if isinstance(condition, models.HasVectorCondition):
         return qe.HasVectorCondition(condition.has_vector)
     if isinstance(condition, models.NestedCondition):
-        nested = translate_filter(condition.nested.filter)
-        assert nested is not None  # a Nested always carries a filter
-        return qe.NestedCondition(condition.nested.key, nested)
+        return qe.NestedCondition(condition.nested.key, _filter(condition.nested.filter))
     raise UnsupportedFilter(
         f"filter condition {type(condition).__name__} is not supported by the embedded store; "
         "use the server backend (set PHOTOSEEK_QDRANT__URL) or another condition"
@@ -122,6 +126,10 @@ def _field_condition(condition: models.FieldCondition) -> qe.FieldCondition:
 
 def _match(key: str, match: Any) -> Any:
     if isinstance(match, models.MatchValue):
+        if isinstance(match.value, bool):
+            # Edge reads a Python bool as the integer 0/1, which never equals a stored bool;
+            # numpy's bool is read as a bool.
+            return qe.MatchValue(np.bool_(match.value))
         return qe.MatchValue(match.value)
     if isinstance(match, models.MatchAny):
         return qe.MatchAny(list(match.any))

@@ -88,7 +88,11 @@ def make_photo_points(n: int, dim: int, seed: int = 7) -> PhotoPoints:
             city, country, lat, lon = rng.choice(PLACES)
             location: dict[str, Any] = {"name": f"{city}, {country}", "city": city, "country": country}
             if rng.random() < 0.85:
-                location["geo"] = {"lat": lat + rng.uniform(-0.5, 0.5), "lon": lon + rng.uniform(-0.5, 0.5)}
+                # Six decimals, as in Unsplash data: Edge may return a float's last digit changed.
+                location["geo"] = {
+                    "lat": round(lat + rng.uniform(-0.5, 0.5), 6),
+                    "lon": round(lon + rng.uniform(-0.5, 0.5), 6),
+                }
             payload["location"] = location
         if rng.random() < 0.7:
             payload["camera"] = {"make": rng.choice(MAKES), "model": "X", "iso": rng.choice([100, 400, 1600])}
