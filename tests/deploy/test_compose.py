@@ -201,8 +201,10 @@ def test_cluster_collection_is_sharded_and_replicated(monkeypatch: pytest.Monkey
     assert qdrant.replication_factor == 2
     assert qdrant.shard_number is not None and qdrant.shard_number >= 3
     assert worker["command"][-2:] == ["--shard", "0/1"]
-    sharded = interpolate(load(CLUSTER_COMPOSE), {**USER_ENV, "INGEST_SHARD": "2/3"})
-    assert sharded["services"]["ingest"]["command"][-1] == "2/3"
+    sharded = interpolate(load(CLUSTER_COMPOSE), {**USER_ENV, "SHARD": "2", "SHARDS": "3"})["services"]["ingest"]
+    assert sharded["command"][-1] == "2/3"
+    # Workers sharing the state volume must not write the same failures file.
+    assert environment_of(sharded)["PHOTOSEEK_INGEST__FAILURES_FILE"] != environment_of(worker)["PHOTOSEEK_INGEST__FAILURES_FILE"]
 
 
 def test_worker_command_parses_with_the_real_cli(compose_path: Path) -> None:
