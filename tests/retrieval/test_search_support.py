@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+import uuid
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
@@ -23,6 +25,7 @@ from photoseek.retrieval.store.server import ServerStore
 
 DIM = 16
 N_PHOTOS = 240
+SERVER_URL_VAR = "PHOTOSEEK_TEST_QDRANT_URL"
 
 COUNTRIES = ["Iceland", "Norway", "France", "Japan"]
 CITIES = {"Iceland": "Reykjavik", "Norway": "Oslo", "France": "Paris", "Japan": "Kyoto"}
@@ -172,7 +175,11 @@ async def fill_async(client: AsyncQdrantClient, collection: str, ids: list[str],
 
 
 def open_sync_store(kind: str, folder: Path, collection: str = "photos") -> Any:
-    """A fresh store of ``kind``: "edge" (Qdrant Edge in ``folder``) or "local" (qdrant-client local mode)."""
+    """A fresh store of ``kind``: "edge" (Qdrant Edge in ``folder``), "local" (qdrant-client
+    local mode) or "server" (the server at PHOTOSEEK_TEST_QDRANT_URL, a collection of its own)."""
+    if kind == "server":
+        collection = f"t{uuid.uuid4().hex[:10]}_{collection}"
+        return ServerStore(QdrantSettings(url=os.environ[SERVER_URL_VAR], collection=collection))  # type: ignore[call-arg]
     settings = QdrantSettings(path=folder, collection=collection)  # type: ignore[call-arg]
     if kind == "edge":
         return EdgeStore(settings)
@@ -185,10 +192,12 @@ def photos() -> tuple[list[str], np.ndarray, list[dict[str, Any]]]:
     return make_photos()
 
 
-@pytest.fixture(scope="module", params=["edge", "local"])
+@pytest.fixture(scope="module", params=["edge", "local", pytest.param("server", marks=pytest.mark.server)])
 def filled_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, photos: Any) -> Any:
-    """The photo set in Qdrant Edge and in qdrant-client local mode."""
+    """The photo set in Qdrant Edge, in qdrant-client local mode and (when set up) on a server."""
     store = open_sync_store(request.param, tmp_path_factory.mktemp(f"store-{request.param}"))
     fill(store, *photos)
     yield store
+    if request.param == "server":
+        store.delete_collection()
     store.close()
