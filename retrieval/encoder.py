@@ -53,7 +53,11 @@ _FINGERPRINT_KEYS = (
 
 @runtime_checkable
 class Encoder(Protocol):
-    """Text and images into one space. Every result is float32 [n, dimension], L2-normalised."""
+    """Text and images into one space. Every result is float32 [n, dimension], L2-normalised.
+
+    The model identity guard also needs ``identity()`` and ``text_identity()``
+    (``photoseek.retrieval.identity.IdentifiedEncoder``); ``ClipEncoder`` has both.
+    """
 
     dimension: int
     image_size: int
@@ -68,14 +72,6 @@ class Encoder(Protocol):
 
     def encode_pixels(self, batch: np.ndarray) -> np.ndarray:
         """Vectors of a uint8 [n, image_size, image_size, 3] batch made by ``clip_resize_crop``."""
-        ...
-
-    def identity(self) -> ModelIdentity:
-        """The image model's identity, recorded in the collection it builds."""
-        ...
-
-    def text_identity(self) -> ModelIdentity:
-        """The text model's identity."""
         ...
 
 
