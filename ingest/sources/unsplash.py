@@ -88,6 +88,8 @@ def _positive(value: float | None) -> float | None:
 
 def cdn_url(url: str, ingest: IngestSettings) -> str:
     """``url`` with the image CDN's rendition parameters ``w``, ``fm=jpg`` and ``q`` merged in."""
+    if "?" not in url and "#" not in url:  # the usual photo_image_url: no query to merge with
+        return f"{url}?w={ingest.image_width}&fm=jpg&q={ingest.image_quality}"
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     query.update({"w": str(ingest.image_width), "fm": "jpg", "q": str(ingest.image_quality)})
@@ -288,15 +290,13 @@ class UnsplashSource:
             except BadValue as exc:
                 yield SourceFailure(row.ref, "bad_row", str(exc), photo_id=photo_id)
                 continue
-            yield self._record(photo_id, payload, row.ref)
+            yield self._record(key, photo_id, payload, row.ref)
 
-    def _record(self, photo_id: str, payload: dict[str, Any], ref: str) -> SourceRecord | SourceFailure:
+    def _record(self, key: str, photo_id: str, payload: dict[str, Any], ref: str) -> SourceRecord | SourceFailure:
         local = self.images_dir / f"{photo_id}.jpg" if self.images_dir is not None else None
         if local is not None and local.is_file():
-            return SourceRecord(point_id(photo_id, SOURCE), photo_id, SOURCE, payload, local_path=local)
+            return SourceRecord(key, photo_id, SOURCE, payload, local_path=local)
         image_url = payload.get("image_url")
         if image_url is None:
             return SourceFailure(ref, "no_image", "no photo_image_url and no local file", photo_id=photo_id)
-        return SourceRecord(
-            point_id(photo_id, SOURCE), photo_id, SOURCE, payload, url=cdn_url(image_url, self.ingest)
-        )
+        return SourceRecord(key, photo_id, SOURCE, payload, url=cdn_url(image_url, self.ingest))
