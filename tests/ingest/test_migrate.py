@@ -46,10 +46,13 @@ def payload(i: int) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def source(tmp_path: Path) -> Iterator[EdgeStore]:
-    """An embedded collection of POINTS photos with unit vectors and the model identity record."""
-    store = EdgeStore(QdrantSettings(path=tmp_path / "embedded", collection="photos"))
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeStore]:
+    """An embedded collection of POINTS photos with unit vectors and the model identity record.
+
+    Built once for the module (no test writes to it): creating an Edge collection is the slow part.
+    """
+    store = EdgeStore(QdrantSettings(path=tmp_path_factory.mktemp("embedded"), collection="photos"))
     store.ensure_collection(DIM, {METADATA_KEY: IDENTITY})
     rng = np.random.default_rng(7)
     vectors = rng.normal(size=(POINTS, DIM)).astype(np.float32)
@@ -254,7 +257,6 @@ def test_cli_copies_the_embedded_store_to_a_real_server(
 
     url = os.environ[SERVER_URL_VAR]
     collection = f"t{uuid.uuid4().hex[:10]}_migrated"
-    source.close()  # the command opens the embedded store itself
     monkeypatch.setenv("PHOTOSEEK_QDRANT__PATH", str(source.folder.parent))
     monkeypatch.setenv("PHOTOSEEK_QDRANT__COLLECTION", "photos")
     target = ServerStore(QdrantSettings(url=url, collection=collection))
