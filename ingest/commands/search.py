@@ -1,0 +1,127 @@
+"""``photoseek search``: find photos by text, by example image or by similarity to a stored photo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from photoseek.config.settings import Settings
+    from photoseek.retrieval.hits import Hit
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``search`` subcommand."""
+    parser = subparsers.add_parser(
+        "search",
+        help="search the collection by text, by image or by a similar photo",
+        description="Search the configured collection. Give a text, --image PATH or --similar PHOTO_ID. "
+        "Filters: --where key=value, repeatable (country=Iceland, min_width=3000, orientation=landscape, "
+        "keywords_any=dog,beach, near=64.1,-21.9,50, submitted_after=2020-01-01, text_contains=bicycle, "
+        "featured=true, ...).",
+    )
+    parser.add_argument("text", nargs="?", help='what to look for, e.g. "a dog on a beach"')
+    parser.add_argument("--image", metavar="PATH", type=Path, help="search by an example image instead")
+    parser.add_argument("--similar", metavar="PHOTO_ID", help="photos like a stored photo (itself left out)")
+    parser.add_argument("--source", choices=["unsplash", "folder"], help="the source of --similar's photo")
+    parser.add_argument("--limit", type=int, default=None, help="how many results (default PHOTOSEEK_RETRIEVAL__LIMIT)")
+    parser.add_argument("--offset", type=int, default=0, help="results to skip (pagination)")
+    parser.add_argument("--where", action="append", default=[], metavar="KEY=VALUE", help="a filter; repeatable")
+    parser.add_argument("--avoid", action="append", default=[], metavar="TEXT", help="push results away from this")
+    parser.add_argument("--score-threshold", type=float, default=None, help="leave out results scoring lower")
+    parser.add_argument("--exact", action="store_true", default=None, help="exact search instead of HNSW")
+    parser.add_argument("--json", action="store_true", help="one JSON object a line")
+    parser.add_argument("--grid", metavar="FILE", type=Path, help="also write a contact sheet image (e.g. results.jpg)")
+    parser.add_argument("--columns", type=int, default=5, help="tiles per row of the contact sheet")
+    parser.add_argument("--tile-size", type=int, default=200, help="thumbnail size in pixels on the contact sheet")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the search and print the results (and write the contact sheet)."""
+    from photoseek.config import load_settings
+    from photoseek.errors import QueryError
+    from photoseek.retrieval.filters import parse_where
+    from photoseek.retrieval.search import ImageSearch
+
+    given = [name for name, value in (("a text", args.text), ("--image", args.image), ("--similar", args.similar)) if value]
+    if len(given) != 1:
+        raise QueryError(
+            "give one of: a text, --image PATH or --similar PHOTO_ID"
+            + (f" (got {' and '.join(given)})" if given else "")
+        )
+    if args.text is not None and not args.text.strip():
+        raise QueryError("query text is empty; give some words to search for, e.g. 'a dog on a beach'")
+    if args.avoid and not args.text:
+        raise QueryError("--avoid works with a text search")
+    if args.columns < 1 or not 16 <= args.tile_size <= 2048:
+        raise QueryError("--columns must be >= 1 and --tile-size between 16 and 2048")
+    where = parse_where(args.where)  # before the model loads: a typo fails at once
+    options: dict[str, Any] = dict(
+        limit=args.limit, offset=args.offset, score_threshold=args.score_threshold, exact=args.exact, **where
+    )
+    settings = load_settings()
+    with ImageSearch.from_settings(settings) as search:
+        if args.text:
+            hits = search.search(args.text, avoid=args.avoid, **options)
+        elif args.image:
+            hits = search.search_by_image(args.image, **options)
+        else:
+            hits = search.similar(args.similar, source=args.source, **options)
+    if args.json:
+        print_json(hits, args.offset)
+    else:
+        print_table(hits, args.offset)
+    if args.grid:
+        write_grid(hits, args.grid, settings, columns=args.columns, tile=args.tile_size)
+    return 0
+
+
+def print_json(hits: Sequence[Hit], offset: int = 0) -> None:
+    """One JSON object a line: the rank, then the hit's typed fields and raw payload."""
+    for rank, hit in enumerate(hits, start=offset + 1):
+        print(json.dumps({"rank": rank, **hit.to_json_dict()}, ensure_ascii=False))
+
+
+def _cut(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def print_table(hits: Sequence[Hit], offset: int = 0) -> None:
+    """A table: rank, score, photo_id, description, image_url."""
+    if not hits:
+        print("no photos matched", file=sys.stderr)
+        return
+    rows = [
+        (str(rank), f"{hit.score:.4f}", hit.photo_id or hit.id, _cut(hit.title, 50), hit.image_url or hit.path or "")
+        for rank, hit in enumerate(hits, start=offset + 1)
+    ]
+    header = ("rank", "score", "photo_id", "description", "image_url")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4])
+
+
+def write_grid(hits: Sequence[Hit], out: Path, settings: Settings, *, columns: int, tile: int) -> None:
+    """Write the contact sheet of ``hits`` to ``out``; thumbnails are cached beside the data."""
+    from photoseek.ingest.contact_sheet import ThumbnailSource, make_contact_sheet
+
+    if not hits:
+        print("no photos matched: no contact sheet written", file=sys.stderr)
+        return
+    ingest = settings.ingest
+    cache = (ingest.cache_dir or Path(settings.qdrant.path).parent) / "thumbnails"
+    source = ThumbnailSource(
+        cache_dir=cache,
+        allowed_hosts=ingest.allowed_host_list(),
+        timeout=ingest.connect_timeout + ingest.read_timeout,
+        max_bytes=ingest.max_download_bytes,
+        width=max(tile * 2, 200),
+    )
+    make_contact_sheet(hits, out, source, columns=columns, tile=tile)
+    print(f"wrote {out} ({len(hits)} tiles)", file=sys.stderr)

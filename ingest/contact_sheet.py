@@ -1,0 +1,177 @@
+"""Contact sheets: search results as a grid of thumbnails with rank and score under each."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from photoseek.config.settings import UNSPLASH_IMAGE_HOSTS
+from photoseek.retrieval.hits import Hit
+
+log = logging.getLogger(__name__)
+
+GAP = 8  # pixels between tiles and around the sheet
+CAPTION = 22  # pixels of text under each thumbnail
+BACKGROUND = (255, 255, 255)
+PLACEHOLDER = (200, 200, 200)
+
+
+@dataclass(frozen=True)
+class ThumbnailSource:
+    """Where thumbnails come from: local files first, else downloads kept in ``cache_dir``.
+
+    Attributes:
+        cache_dir: downloaded pictures are kept here, named by a hash of their URL, so a
+            second sheet with the same photos downloads nothing.
+        allowed_hosts: hosts downloads may reach (None = any).
+        timeout: seconds to connect and to read.
+        max_bytes: largest download accepted.
+        width: rendition width asked of the Unsplash CDN (``?w=``).
+    """
+
+    cache_dir: Path
+    allowed_hosts: tuple[str, ...] | None = UNSPLASH_IMAGE_HOSTS
+    timeout: float = 15.0
+    max_bytes: int = 20 * 1024 * 1024
+    width: int = 400
+
+    def cached_path(self, url: str) -> Path:
+        """The cache file of a URL."""
+        return self.cache_dir / (hashlib.sha256(url.encode()).hexdigest()[:32] + ".img")
+
+    def url_for(self, hit: Hit) -> str | None:
+        """The URL to download a hit's picture from: a small rendition for the Unsplash CDN."""
+        url = hit.image_url
+        if not url or not url.startswith(("http://", "https://")):
+            return None
+        host = (urlsplit(url).hostname or "").lower()
+        if host in UNSPLASH_IMAGE_HOSTS and "w=" not in (urlsplit(url).query or ""):
+            url += ("&" if "?" in url else "?") + f"w={self.width}&q=75&fm=jpg"
+        return url
+
+    def load(self, hit: Hit, client: httpx.Client) -> Image.Image | None:
+        """The hit's picture, or None (with a warning) when it cannot be had."""
+        if hit.path and Path(hit.path).is_file():
+            return _open(Path(hit.path).read_bytes(), hit.path)
+        url = self.url_for(hit)
+        if url is None:
+            log.warning("no local file and no image URL for %s", hit.photo_id or hit.id)
+            return None
+        cached = self.cached_path(url)
+        if cached.is_file():
+            return _open(cached.read_bytes(), url)
+        data = self._download(url, client)
+        if data is None:
+            return None
+        picture = _open(data, url)
+        if picture is not None:  # only pictures go into the cache, never an error page
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(".part")
+            partial.write_bytes(data)
+            partial.replace(cached)
+        return picture
+
+    def _download(self, url: str, client: httpx.Client) -> bytes | None:
+        host = (urlsplit(url).hostname or "").lower()
+        if self.allowed_hosts is not None and host not in self.allowed_hosts:
+            log.warning("not downloading %s: host %s is not in PHOTOSEEK_INGEST__ALLOWED_HOSTS", url, host)
+            return None
+        try:
+            with client.stream("GET", url) as response:
+                if response.status_code != 200:
+                    log.warning("thumbnail %s: HTTP %d", url, response.status_code)
+                    return None
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > self.max_bytes:
+                        log.warning("thumbnail %s: larger than %d bytes", url, self.max_bytes)
+                        return None
+                return bytes(body)
+        except httpx.HTTPError as exc:
+            log.warning("thumbnail %s: %s", url, exc)
+            return None
+
+
+def _open(data: bytes, name: str) -> Image.Image | None:
+    try:
+        picture = Image.open(BytesIO(data))
+        picture.draft("RGB", (512, 512))  # JPEG: decode at a fraction of the size
+        picture.load()
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        log.warning("thumbnail %s is not a readable image: %s", name, exc)
+        return None
+    picture = ImageOps.exif_transpose(picture) or picture
+    return picture.convert("RGB")
+
+
+def sheet_size(count: int, columns: int, tile: int) -> tuple[int, int]:
+    """Width and height in pixels of a sheet of ``count`` tiles."""
+    columns = max(1, min(columns, count))
+    rows = max(1, math.ceil(count / columns))
+    return GAP + columns * (tile + GAP), GAP + rows * (tile + CAPTION + GAP)
+
+
+def tile_box(index: int, columns: int, tile: int) -> tuple[int, int, int, int]:
+    """The (left, top, right, bottom) of the thumbnail area of tile ``index`` (0-based)."""
+    row, column = divmod(index, columns)
+    left = GAP + column * (tile + GAP)
+    top = GAP + row * (tile + CAPTION + GAP)
+    return left, top, left + tile, top + tile
+
+
+def make_contact_sheet(
+    hits: Sequence[Hit],
+    out: Path,
+    source: ThumbnailSource,
+    *,
+    columns: int = 5,
+    tile: int = 200,
+    workers: int = 8,
+) -> Path:
+    """Write a grid of the hits' thumbnails, rank and score under each, in rank order.
+
+    A picture that cannot be had gets a grey tile, so the grid still has one tile per hit.
+
+    Args:
+        hits: the search results, best first.
+        out: the image file to write (its extension picks the format: .jpg, .png, ...).
+        source: where thumbnails come from.
+        columns: tiles per row (fewer when there are fewer hits).
+        tile: thumbnail size in pixels (square; pictures are fitted inside).
+        workers: downloads at once.
+
+    Returns:
+        ``out``.
+    """
+    if not hits:
+        raise ValueError("no hits to put on a contact sheet")
+    columns = max(1, min(columns, len(hits)))
+    with httpx.Client(timeout=source.timeout, follow_redirects=True) as client, ThreadPoolExecutor(workers) as pool:
+        pictures = list(pool.map(lambda hit: source.load(hit, client), hits))
+    sheet = Image.new("RGB", sheet_size(len(hits), columns, tile), BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default()
+    for index, (hit, picture) in enumerate(zip(hits, pictures)):
+        left, top, right, bottom = tile_box(index, columns, tile)
+        if picture is None:
+            draw.rectangle((left, top, right - 1, bottom - 1), fill=PLACEHOLDER)
+            draw.text((left + 6, top + 6), "no image", fill=(80, 80, 80), font=font)
+        else:
+            thumb = ImageOps.contain(picture, (tile, tile), Image.Resampling.LANCZOS)
+            sheet.paste(thumb, (left + (tile - thumb.width) // 2, top + (tile - thumb.height) // 2))
+        label = f"#{index + 1}  {hit.score:.3f}  {(hit.photo_id or hit.id)[:24]}"
+        draw.text((left, bottom + 5), label, fill=(0, 0, 0), font=font)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out)
+    return out
