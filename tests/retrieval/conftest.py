@@ -14,6 +14,8 @@ runs once per backend:
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,10 +84,37 @@ class StoreFactory:
             self._client.close()
 
 
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A folder for embedded data: in memory (/dev/shm) where there is one, else a temporary one.
+
+    Qdrant Edge fsyncs every file it writes (a new collection makes ~25 payload indexes);
+    on a shared disk that costs seconds per test, in memory milliseconds. Durability across
+    a killed process does not depend on it: the page cache outlives the process.
+    """
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path_factory.mktemp("data")
+        return
+    folder = Path(tempfile.mkdtemp(prefix="photoseek-test-", dir=shm))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def data_dir(data_root: Path) -> Iterator[Path]:
+    """A fresh folder under ``data_root`` for one test, removed after it."""
+    folder = Path(tempfile.mkdtemp(dir=data_root))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(params=BACKENDS)
-def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+def store_factory(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[StoreFactory]:
     """A ``StoreFactory`` for each backend: edge, local and (with a server) server."""
-    factory = StoreFactory(request.param, tmp_path / "qdrant")
+    factory = StoreFactory(request.param, data_dir / "qdrant")
     yield factory
     factory.close()
 

@@ -123,8 +123,8 @@ FILTERS: dict[str, object] = {
 
 
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory: pytest.TempPathFactory, photo_points) -> Iterator[tuple[EdgeStore, ServerStore]]:
-    edge = EdgeStore(QdrantSettings(path=tmp_path_factory.mktemp("qdrant"), collection="congruence"))
+def engines(data_root, photo_points) -> Iterator[tuple[EdgeStore, ServerStore]]:
+    edge = EdgeStore(QdrantSettings(path=data_root / "congruence", collection="photos"))
     client = QdrantClient(":memory:")
     local = ServerStore(QdrantSettings(collection="congruence"), client=client)
     dim = photo_points.vectors.shape[1]

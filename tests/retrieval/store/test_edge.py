@@ -58,8 +58,8 @@ UPSERT_THEN_WAIT_SCRIPT = textwrap.dedent(
 )
 
 
-def settings(tmp_path: Path, collection: str = "photos") -> QdrantSettings:
-    return QdrantSettings(path=tmp_path / "qdrant", collection=collection)
+def settings(data_dir: Path, collection: str = "photos") -> QdrantSettings:
+    return QdrantSettings(path=data_dir / "qdrant", collection=collection)
 
 
 def run_child(script: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -75,8 +75,8 @@ def fill(store: EdgeStore, n: int, seed: int = 0) -> tuple[list[str], np.ndarray
     return ids, vectors
 
 
-def test_stores_of_one_process_share_one_shard(tmp_path):
-    first, second = EdgeStore(settings(tmp_path)), EdgeStore(settings(tmp_path))
+def test_stores_of_one_process_share_one_shard(data_dir):
+    first, second = EdgeStore(settings(data_dir)), EdgeStore(settings(data_dir))
     first.ensure_collection(DIM)
     ids, _ = fill(first, 10)
     # Without the shared handle, this second open would hit Edge's WAL lock.
@@ -86,27 +86,27 @@ def test_stores_of_one_process_share_one_shard(tmp_path):
     assert second.retrieve(ids[:1])[0].payload == {"n": -1}
     second.close()
     # The last close released the lock: another process can open the folder now.
-    child = run_child(OPEN_SCRIPT, str(tmp_path / "qdrant"), "photos")
+    child = run_child(OPEN_SCRIPT, str(data_dir / "qdrant"), "photos")
     assert child.returncode == 0, child.stderr
     assert child.stdout.split() == ["OPENED", "10"]
 
 
-def test_another_process_gets_a_clear_store_locked(tmp_path):
-    store = EdgeStore(settings(tmp_path))
+def test_another_process_gets_a_clear_store_locked(data_dir):
+    store = EdgeStore(settings(data_dir))
     store.ensure_collection(DIM)
-    child = run_child(OPEN_SCRIPT, str(tmp_path / "qdrant"), "photos")
+    child = run_child(OPEN_SCRIPT, str(data_dir / "qdrant"), "photos")
     assert child.returncode == 3, child.stderr
     message = child.stdout.strip()
     assert message.startswith("LOCKED") and len(message.splitlines()) == 1
-    assert str(tmp_path / "qdrant" / "photos") in message
+    assert str(data_dir / "qdrant" / "photos") in message
     assert "PHOTOSEEK_QDRANT__URL" in message and "another process" in message
     assert issubclass(StoreLocked, Exception)
     store.close()
 
 
-def test_points_survive_a_kill_9_before_any_flush(tmp_path):
+def test_points_survive_a_kill_9_before_any_flush(data_dir):
     child = subprocess.Popen(
-        [sys.executable, "-c", UPSERT_THEN_WAIT_SCRIPT, str(tmp_path / "qdrant"), "photos"],
+        [sys.executable, "-c", UPSERT_THEN_WAIT_SCRIPT, str(data_dir / "qdrant"), "photos"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -121,7 +121,7 @@ def test_points_survive_a_kill_9_before_any_flush(tmp_path):
         if child.poll() is None:
             child.kill()
     assert child.returncode == -signal.SIGKILL
-    with EdgeStore(settings(tmp_path)) as store:  # the WAL replays on open
+    with EdgeStore(settings(data_dir)) as store:  # the WAL replays on open
         assert store.count() == 200
         assert store.retrieve([point_id("k42")])[0].payload == {"n": 42}
         assert store.get_metadata() == {"photoseek": {"image_model": "tiny"}}
@@ -129,8 +129,8 @@ def test_points_survive_a_kill_9_before_any_flush(tmp_path):
         assert store.query(vectors[7], limit=1)[0].id == point_id("k7")
 
 
-def test_concurrent_searches_from_many_threads_match_serial_ones(tmp_path):
-    writer_store = EdgeStore(settings(tmp_path))
+def test_concurrent_searches_from_many_threads_match_serial_ones(data_dir):
+    writer_store = EdgeStore(settings(data_dir))
     writer_store.ensure_collection(DIM)
     _, vectors = fill(writer_store, 2000)
     queries = vectors[:48]
@@ -141,7 +141,7 @@ def test_concurrent_searches_from_many_threads_match_serial_ones(tmp_path):
     errors: list[BaseException] = []
 
     def search(worker: int) -> None:
-        store = EdgeStore(settings(tmp_path))  # each thread its own store, one shard below
+        store = EdgeStore(settings(data_dir))  # each thread its own store, one shard below
         try:
             results[worker] = [[h.id for h in store.query(q, limit=10, filter=original)] for q in queries]
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
@@ -167,10 +167,10 @@ def test_concurrent_searches_from_many_threads_match_serial_ones(tmp_path):
     writer_store.close()
 
 
-def test_first_search_builds_the_index_of_a_large_unindexed_tail(tmp_path):
+def test_first_search_builds_the_index_of_a_large_unindexed_tail(data_dir):
     # A small indexing threshold makes 1500 points of 16-d worth an HNSW index.
-    eager = EdgeStore(settings(tmp_path, "eager"), auto_optimize_tail=1000, indexing_threshold_kb=32)
-    lazy = EdgeStore(settings(tmp_path, "lazy"), auto_optimize_tail=100_000, indexing_threshold_kb=32)
+    eager = EdgeStore(settings(data_dir, "eager"), auto_optimize_tail=1000, indexing_threshold_kb=32)
+    lazy = EdgeStore(settings(data_dir, "lazy"), auto_optimize_tail=100_000, indexing_threshold_kb=32)
     for store in (eager, lazy):
         store.ensure_collection(DIM)
         _, vectors = fill(store, 1500)
@@ -185,22 +185,22 @@ def test_first_search_builds_the_index_of_a_large_unindexed_tail(tmp_path):
     lazy.close()
 
 
-def test_metadata_side_record_is_replaced_atomically(tmp_path):
-    with EdgeStore(settings(tmp_path)) as store:
+def test_metadata_side_record_is_replaced_atomically(data_dir):
+    with EdgeStore(settings(data_dir)) as store:
         store.ensure_collection(DIM, {"photoseek": {"image_model": "a"}})
         store.set_metadata({"photoseek": {"image_model": "b"}, "extra": [1, 2]})
-        folder = tmp_path / "qdrant" / "photos"
+        folder = data_dir / "qdrant" / "photos"
         assert json.loads((folder / METADATA_FILE).read_text()) == {"extra": [1, 2], "photoseek": {"image_model": "b"}}
         assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_delete_collection_closes_the_shard_for_every_store(tmp_path):
-    first, second = EdgeStore(settings(tmp_path)), EdgeStore(settings(tmp_path))
+def test_delete_collection_closes_the_shard_for_every_store(data_dir):
+    first, second = EdgeStore(settings(data_dir)), EdgeStore(settings(data_dir))
     first.ensure_collection(DIM)
     fill(first, 5)
     assert second.count() == 5
     first.delete_collection()
-    assert not (tmp_path / "qdrant" / "photos").exists()
+    assert not (data_dir / "qdrant" / "photos").exists()
     assert not second.collection_exists()
     assert second.ensure_collection(DIM) is True
     assert first.count() == 0
@@ -208,8 +208,8 @@ def test_delete_collection_closes_the_shard_for_every_store(tmp_path):
     second.close()
 
 
-def test_collections_are_separate_shards(tmp_path):
-    with EdgeStore(settings(tmp_path, "one")) as one, EdgeStore(settings(tmp_path, "two")) as two:
+def test_collections_are_separate_shards(data_dir):
+    with EdgeStore(settings(data_dir, "one")) as one, EdgeStore(settings(data_dir, "two")) as two:
         one.ensure_collection(DIM)
         two.ensure_collection(2 * DIM)
         fill(one, 3)
@@ -218,11 +218,11 @@ def test_collections_are_separate_shards(tmp_path):
 
 
 @pytest.mark.parametrize("bad", ["garbage", '{"vectors": {"image": {"size": 16, "distance": "Cosine"}}}'])
-def test_a_foreign_shard_folder_is_refused(tmp_path, bad):
-    folder = tmp_path / "qdrant" / "photos"
+def test_a_foreign_shard_folder_is_refused(data_dir, bad):
+    folder = data_dir / "qdrant" / "photos"
     folder.mkdir(parents=True)
     (folder / "edge_config.json").write_text(bad)
-    store = EdgeStore(settings(tmp_path))
+    store = EdgeStore(settings(data_dir))
     with pytest.raises(StoreError):  # CollectionMismatch is one
         store.ensure_collection(DIM)
     store.close()
