@@ -11,6 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import CLIPModel
 
 BOS = "<|startoftext|>"
 EOS = "<|endoftext|>"
@@ -61,13 +65,9 @@ def build_tiny_clip(
         ``folder``, loadable with ``SentenceTransformer(str(folder))``.
     """
     import torch
-    from transformers import CLIPConfig, CLIPModel, CLIPProcessor, CLIPTokenizer
-    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+    from transformers import CLIPConfig, CLIPModel
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     vocab = _vocab()
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
     common = {"hidden_size": hidden, "intermediate_size": hidden * 2, "num_hidden_layers": layers}
     config = CLIPConfig(
         text_config={
@@ -95,10 +95,31 @@ def build_tiny_clip(
         for name, parameter in model.vision_model.named_parameters():
             if "norm" not in name:
                 parameter.normal_(0.0, 0.4)
+    return save_clip_folder(folder, model)
+
+
+def save_clip_folder(folder: Path, model: CLIPModel) -> Path:
+    """Save ``model`` with a byte-level CLIP tokenizer and a matching CLIP image processor.
+
+    Args:
+        folder: where to write (created if missing).
+        model: a transformers ``CLIPModel``; its text vocabulary must hold at least 514 tokens.
+
+    Returns:
+        ``folder``, loadable with ``SentenceTransformer(str(folder))``.
+    """
+    from transformers import CLIPProcessor, CLIPTokenizer
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = _vocab()
+    if model.config.text_config.vocab_size < len(vocab):
+        raise ValueError(f"the text model needs a vocabulary of at least {len(vocab)} tokens")
+    size = model.config.vision_config.image_size
     model.save_pretrained(folder)
-    image_processor = CLIPImageProcessorPil(
-        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
-    )
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
+    image_processor = CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
     CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
     return folder
 
