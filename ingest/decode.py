@@ -48,7 +48,13 @@ def _open(data: bytes | Path) -> Image.Image:
     except Image.DecompressionBombError as exc:
         raise PermanentItemError("too_many_pixels", str(exc)) from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise PermanentItemError("truncated" if "truncated" in str(exc) else "corrupt", str(exc)) from None
+        raise PermanentItemError(_reason(exc), str(exc)) from None
+
+
+def _reason(exc: BaseException) -> str:
+    """``truncated`` when Pillow ran out of data (its messages vary by plugin), else ``corrupt``."""
+    text = str(exc).lower()
+    return "truncated" if "truncated" in text or "broken data stream" in text else "corrupt"
 
 
 def _wide_to_8bit(image: Image.Image) -> Image.Image:
@@ -100,9 +106,7 @@ def load_rgb(data: bytes | Path, max_pixels: int, min_side: int | None = None) -
             raise PermanentItemError("too_many_pixels", str(exc)) from None
         # Pillow lets struct and index errors escape from some plugins on corrupt files.
         except (OSError, SyntaxError, ValueError, IndexError, struct_error) as exc:
-            text = str(exc)
-            reason = "truncated" if "truncated" in text or "broken data stream" in text else "corrupt"
-            raise PermanentItemError(reason, text or type(exc).__name__) from None
+            raise PermanentItemError(_reason(exc), str(exc) or type(exc).__name__) from None
         finally:
             if out is not image:
                 image.close()  # a derived image was returned, or nothing: the source is done
@@ -147,8 +151,7 @@ def decode_image(data: bytes | Path, size: int, max_pixels: int) -> np.ndarray:
     try:
         return clip_resize_crop(image, size)
     except (OSError, ValueError) as exc:
-        reason = "truncated" if "truncated" in str(exc) else "corrupt"
-        raise PermanentItemError(reason, str(exc)) from None
+        raise PermanentItemError(_reason(exc), str(exc)) from None
     finally:
         image.close()
 

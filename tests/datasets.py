@@ -142,6 +142,7 @@ def bad_images() -> dict[str, tuple[bytes, str]]:
     return {
         "empty": (b"", "empty_file"),
         "truncated_jpeg": (whole[: len(whole) // 2], "truncated"),
+        "truncated_jpeg_header": (whole[:200], "truncated"),
         "html": (b"<!doctype html><html><body>Not found</body></html>", "unsupported_format"),
         "bomb_png": (bomb_png(), "too_many_pixels"),
     }
