@@ -24,6 +24,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -281,7 +282,7 @@ class EdgeStore:
         for path, kind in INDEXED_FIELDS.items():
             if path not in have:
                 op = qe.UpdateOperation.create_field_index(path, _edge_index(kind))
-                self._call(lambda op=op: entry.shard.update(op))
+                self._call(partial(entry.shard.update, op))
         return created
 
     def info(self) -> CollectionInfo:
@@ -297,7 +298,9 @@ class EdgeStore:
             indexed_vectors_count=shard_info.indexed_vectors_count,
             vector_size=size,
             distance=distance,
-            indexed_fields={k: _KIND_NAMES.get(v.data_type, str(v.data_type)) for k, v in shard_info.payload_schema.items()},
+            indexed_fields={
+                k: _KIND_NAMES.get(v.data_type, str(v.data_type)) for k, v in shard_info.payload_schema.items()
+            },
             metadata=self.get_metadata(),
         )
 
@@ -369,10 +372,10 @@ class EdgeStore:
         if len(payloads) != len(keys):
             raise ValueError(f"got {len(keys)} ids but {len(payloads)} payloads")
         stored = self.existing_ids(keys)
-        for key, payload in zip(keys, payloads):
+        for key, payload in zip(keys, payloads, strict=True):
             if key in stored:
                 op = qe.UpdateOperation.overwrite_payload([key], dict(payload))
-                self._call(lambda op=op: shard.update(op))
+                self._call(partial(shard.update, op))
 
     def delete(self, ids: Sequence[str]) -> None:
         """Delete points by id; unknown ids are ignored."""
@@ -395,7 +398,7 @@ class EdgeStore:
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of ``ids`` are stored (as given), in one lookup without payloads or vectors."""
         shard = self._shard()
-        given = dict(zip(canonical_ids(ids), ids))
+        given = dict(zip(canonical_ids(ids), ids, strict=True))
         found = self._call(lambda: shard.retrieve(list(given), False, False))
         return {given[str(r.id)] for r in found}
 
@@ -489,9 +492,7 @@ class EdgeStore:
             query = qe.Query.RecommendBestScore(qe.RecommendQuery(positives=[target], negatives=negatives))
         else:
             query = qe.Query.Nearest(target)
-        request = self._request(
-            query, limit, offset, translate_filter(filter), score_threshold, exact, with_vectors
-        )
+        request = self._request(query, limit, offset, translate_filter(filter), score_threshold, exact, with_vectors)
         self._build_index_if_stale(entry)
         return [self._scored(p) for p in self._call(lambda: entry.shard.query(request))]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import numpy as np
@@ -38,9 +38,7 @@ def translate_filter(query_filter: models.Filter | None) -> qe.Filter | None:
     if query_filter is None:
         return None
     if not isinstance(query_filter, models.Filter):
-        raise UnsupportedFilter(
-            f"filter must be a qdrant_client.models.Filter, got {type(query_filter).__name__}"
-        )
+        raise UnsupportedFilter(f"filter must be a qdrant_client.models.Filter, got {type(query_filter).__name__}")
     min_should = None
     if query_filter.min_should is not None:
         min_should = qe.MinShould(
@@ -129,12 +127,12 @@ def _match(key: str, match: Any) -> Any:
         if isinstance(match.value, bool):
             # Edge reads a Python bool as the integer 0/1, which never equals a stored bool;
             # numpy's bool is read as a bool.
-            return qe.MatchValue(np.bool_(match.value))
+            return qe.MatchValue(np.bool_(match.value))  # type: ignore[arg-type]
         return qe.MatchValue(match.value)
     if isinstance(match, models.MatchAny):
-        return qe.MatchAny(list(match.any))
+        return qe.MatchAny(list(match.any))  # type: ignore[arg-type]
     if isinstance(match, models.MatchExcept):
-        return qe.MatchExcept(list(match.except_))
+        return qe.MatchExcept(list(match.except_))  # type: ignore[arg-type]
     if isinstance(match, models.MatchText):
         return qe.MatchText(match.text)
     if isinstance(match, models.MatchTextAny):
@@ -183,8 +181,8 @@ def rfc3339(value: datetime | date | str | None, key: str = "datetime") -> str |
     if not isinstance(value, datetime):
         value = datetime.combine(value, time.min)
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _geo_point(point: models.GeoPoint) -> qe.GeoPoint:

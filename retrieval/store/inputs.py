@@ -23,7 +23,9 @@ def canonical_ids(ids: Sequence[str]) -> list[str]:
         try:
             out.append(str(uuid.UUID(str(point_id))))
         except ValueError:
-            raise ValueError(f"point id {point_id!r} is not a UUID; build ids with retrieval.schema.point_id()") from None
+            raise ValueError(
+                f"point id {point_id!r} is not a UUID; build ids with retrieval.schema.point_id()"
+            ) from None
     return out
 
 

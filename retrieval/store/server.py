@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -75,7 +76,9 @@ class ServerStore:
         self._owns_client = client is None
         if client is None:
             if settings.url is None:
-                raise ConfigError("the server store needs a server: set PHOTOSEEK_QDRANT__URL (e.g. http://localhost:6333)")
+                raise ConfigError(
+                    "the server store needs a server: set PHOTOSEEK_QDRANT__URL (e.g. http://localhost:6333)"
+                )
             client = QdrantClient(
                 url=settings.url,
                 api_key=settings.api_key.get_secret_value() if settings.api_key is not None else None,
@@ -188,11 +191,14 @@ class ServerStore:
         have = description.payload_schema or {}
         for path, kind in INDEXED_FIELDS.items():
             if path not in have:
-                self._call(
-                    lambda path=path, kind=kind: self.client.create_payload_index(
-                        self.collection, field_name=path, field_schema=_server_index(kind), wait=True
-                    )
+                create_index = partial(
+                    self.client.create_payload_index,
+                    self.collection,
+                    field_name=path,
+                    field_schema=_server_index(kind),
+                    wait=True,
                 )
+                self._call(create_index)
         return created
 
     def info(self) -> CollectionInfo:
@@ -208,7 +214,8 @@ class ServerStore:
             vector_size=size,
             distance=distance,
             indexed_fields={
-                k: str(getattr(v.data_type, "value", v.data_type)) for k, v in (description.payload_schema or {}).items()
+                k: str(getattr(v.data_type, "value", v.data_type))
+                for k, v in (description.payload_schema or {}).items()
             },
             metadata=dict(description.config.metadata or {}),
         )
@@ -256,7 +263,7 @@ class ServerStore:
         stored = self.existing_ids(keys)
         operations: list[Any] = [
             models.OverwritePayloadOperation(overwrite_payload=models.SetPayload(payload=dict(p), points=[k]))
-            for k, p in zip(keys, payloads)
+            for k, p in zip(keys, payloads, strict=True)
             if k in stored
         ]
         if operations:
@@ -288,7 +295,7 @@ class ServerStore:
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of ``ids`` are stored (as given), in one request without payloads or vectors."""
-        given = dict(zip(canonical_ids(ids), ids))
+        given = dict(zip(canonical_ids(ids), ids, strict=True))
         if not given:
             return set()
         keys: list[Any] = list(given)
@@ -414,7 +421,10 @@ def _check_page(limit: int, offset: int) -> None:
 
 def _scored(point: models.ScoredPoint) -> ScoredRecord:
     return ScoredRecord(
-        id=_point_id(point.id), payload=dict(point.payload or {}), vector=_vector(point.vector), score=float(point.score)
+        id=_point_id(point.id),
+        payload=dict(point.payload or {}),
+        vector=_vector(point.vector),
+        score=float(point.score),
     )
 
 

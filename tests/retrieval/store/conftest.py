@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -50,7 +50,7 @@ def make_photo_points(n: int, dim: int, seed: int = 7) -> PhotoPoints:
     np_rng = np.random.default_rng(seed)
     vectors = np_rng.standard_normal((n, dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    start = datetime(2015, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2015, 1, 1, tzinfo=UTC)
     ids, payloads = [], []
     for i in range(n):
         photo_id = f"p{i:05d}{rng.choice('abcdefgh')}"
@@ -62,7 +62,9 @@ def make_photo_points(n: int, dim: int, seed: int = 7) -> PhotoPoints:
             "page_url": f"https://unsplash.com/photos/{photo_id}",
             "photographer": rng.choice(PHOTOGRAPHERS),
             "photographer_name": "Some Body",
-            "submitted_at": (start + timedelta(minutes=rng.randrange(9 * 365 * 24 * 60))).isoformat().replace("+00:00", "Z"),
+            "submitted_at": (start + timedelta(minutes=rng.randrange(9 * 365 * 24 * 60)))
+            .isoformat()
+            .replace("+00:00", "Z"),
             "featured": rng.random() < 0.3,
             "width": width,
             "height": height,
@@ -74,7 +76,9 @@ def make_photo_points(n: int, dim: int, seed: int = 7) -> PhotoPoints:
             "colors": rng.sample(COLORS, rng.randrange(1, 3)),
             "collections": rng.sample(["Travel", "Animals", "Nature", "Food"], rng.randrange(0, 3)),
             # Not in the schema: an array of objects, for nested conditions.
-            "user_tags": [{"title": rng.choice(WORDS), "votes": rng.randrange(0, 10)} for _ in range(rng.randrange(0, 4))],
+            "user_tags": [
+                {"title": rng.choice(WORDS), "votes": rng.randrange(0, 10)} for _ in range(rng.randrange(0, 4))
+            ],
         }
         if rng.random() < 0.85:
             payload["description"] = _sentence(rng, rng.randrange(3, 9))

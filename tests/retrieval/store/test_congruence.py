@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pytest
@@ -48,7 +48,12 @@ FILTERS: dict[str, object] = {
     "range_float": M.Filter(must=[F(key="aspect_ratio", range=M.Range(gt=1.2))]),
     "range_nested_int": M.Filter(must=[F(key="camera.iso", range=M.Range(lte=400))]),
     "datetime_range": M.Filter(
-        must=[F(key="submitted_at", range=M.DatetimeRange(gte=datetime(2018, 3, 1, tzinfo=timezone.utc), lt=date(2021, 1, 1)))]
+        must=[
+            F(
+                key="submitted_at",
+                range=M.DatetimeRange(gte=datetime(2018, 3, 1, tzinfo=UTC), lt=date(2021, 1, 1)),
+            )
+        ]
     ),
     "datetime_range_strings": M.Filter(
         must=[F(key="taken_at", range=M.DatetimeRange(gt="2016-06-01T12:00:00+02:00", lte="2020-01-01"))]
@@ -72,13 +77,23 @@ FILTERS: dict[str, object] = {
                 key="location.geo",
                 geo_polygon=M.GeoPolygon(
                     exterior=M.GeoLineString(
-                        points=[M.GeoPoint(lat=40, lon=-5), M.GeoPoint(lat=40, lon=15), M.GeoPoint(lat=56, lon=15),
-                                M.GeoPoint(lat=56, lon=-5), M.GeoPoint(lat=40, lon=-5)]
+                        points=[
+                            M.GeoPoint(lat=40, lon=-5),
+                            M.GeoPoint(lat=40, lon=15),
+                            M.GeoPoint(lat=56, lon=15),
+                            M.GeoPoint(lat=56, lon=-5),
+                            M.GeoPoint(lat=40, lon=-5),
+                        ]
                     ),
                     interiors=[
                         M.GeoLineString(
-                            points=[M.GeoPoint(lat=48, lon=1.5), M.GeoPoint(lat=48, lon=3.5), M.GeoPoint(lat=49.5, lon=3.5),
-                                    M.GeoPoint(lat=49.5, lon=1.5), M.GeoPoint(lat=48, lon=1.5)]
+                            points=[
+                                M.GeoPoint(lat=48, lon=1.5),
+                                M.GeoPoint(lat=48, lon=3.5),
+                                M.GeoPoint(lat=49.5, lon=3.5),
+                                M.GeoPoint(lat=49.5, lon=1.5),
+                                M.GeoPoint(lat=48, lon=1.5),
+                            ]
                         )
                     ],
                 ),

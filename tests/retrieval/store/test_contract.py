@@ -150,7 +150,7 @@ def test_query_batch_equals_one_query_per_row(filled):
     flt = models.Filter(must=[models.FieldCondition(key="views", range=models.Range(lt=20))])
     batch = store.query_batch(vectors[:3], limit=4, filter=flt, exact=True)
     assert len(batch) == 3
-    for row, hits in zip(vectors[:3], batch):
+    for row, hits in zip(vectors[:3], batch, strict=True):
         assert [h.id for h in hits] == [h.id for h in store.query(row, limit=4, filter=flt, exact=True)]
         assert all(h.payload["views"] < 20 for h in hits)
 
@@ -180,7 +180,10 @@ def test_scroll_pages_through_every_point_once(filled):
         if offset is None:
             break
     assert sorted(seen) == sorted(ids)
-    red, _ = store.scroll(limit=100, filter=models.Filter(must=[models.FieldCondition(key="colors", match=models.MatchValue(value="red"))]))
+    red, _ = store.scroll(
+        limit=100,
+        filter=models.Filter(must=[models.FieldCondition(key="colors", match=models.MatchValue(value="red"))]),
+    )
     assert len(red) == 20
 
 

@@ -19,8 +19,12 @@ def test_no_filter_is_no_filter():
 def test_every_clause_and_min_should_are_carried_over():
     cond = models.FieldCondition(key="orientation", match=models.MatchValue(value="square"))
     out = translate_filter(
-        models.Filter(must=[cond], should=cond, must_not=[models.Filter(must=[cond])],
-                      min_should=models.MinShould(conditions=[cond, cond], min_count=1))
+        models.Filter(
+            must=[cond],
+            should=cond,
+            must_not=[models.Filter(must=[cond])],
+            min_should=models.MinShould(conditions=[cond, cond], min_count=1),
+        )
     )
     assert isinstance(out, qe.Filter)
     assert len(out.must) == 1 and len(out.should) == 1

@@ -14,13 +14,14 @@ import warnings
 import grpc
 import httpx
 import pytest
-from httpserver import LoopbackServer, Reply
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import CollectionNotFound, StoreError, StoreUnavailable
 from photoseek.retrieval.store import EdgeStore, ServerStore, open_store
 from photoseek.retrieval.store.retry import is_transient
+
+from httpserver import LoopbackServer, Reply
 
 EXISTS_PATH = "/collections/photos/exists"
 EXISTS_BODY = json.dumps({"result": {"exists": True}, "status": "ok", "time": 0.0}).encode()
@@ -33,7 +34,13 @@ def closed_port() -> int:
 
 
 def rest_store(url: str, retries: int = 1, **overrides: object) -> ServerStore:
-    values: dict[str, object] = {"url": url, "collection": "photos", "retries": retries, "prefer_grpc": False, "timeout": 5}
+    values: dict[str, object] = {
+        "url": url,
+        "collection": "photos",
+        "retries": retries,
+        "prefer_grpc": False,
+        "timeout": 5,
+    }
     values.update(overrides)
     return ServerStore(QdrantSettings(**values))  # type: ignore[arg-type]
 
@@ -82,7 +89,9 @@ def test_the_api_key_never_shows_in_errors():
 
 
 def test_transient_errors_are_retried_until_the_server_answers(qdrant_double):
-    qdrant_double.add(EXISTS_PATH, Reply(503, b"busy", "text/plain"), Reply(502, b"", "text/plain"), json_reply(200, EXISTS_BODY))
+    qdrant_double.add(
+        EXISTS_PATH, Reply(503, b"busy", "text/plain"), Reply(502, b"", "text/plain"), json_reply(200, EXISTS_BODY)
+    )
     store = rest_store(qdrant_double.base_url, retries=3)
     assert store.collection_exists() is True
     assert qdrant_double.hits[EXISTS_PATH] == 3
@@ -99,7 +108,11 @@ def test_retries_run_out_into_store_unavailable(qdrant_double):
 
 
 def test_a_429_waits_as_long_as_retry_after_says(qdrant_double):
-    qdrant_double.add(EXISTS_PATH, json_reply(429, b'{"status": {"error": "slow down"}}', {"Retry-After": "1"}), json_reply(200, EXISTS_BODY))
+    qdrant_double.add(
+        EXISTS_PATH,
+        json_reply(429, b'{"status": {"error": "slow down"}}', {"Retry-After": "1"}),
+        json_reply(200, EXISTS_BODY),
+    )
     store = rest_store(qdrant_double.base_url, retries=2)
     started = time.monotonic()
     assert store.collection_exists() is True
