@@ -11,14 +11,14 @@ import os
 import warnings
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal
 from struct import error as struct_error
+from typing import Literal, Self
 
 import numpy as np
+from photoseek.retrieval.preprocess import clip_resize_crop
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from photoseek.errors import PermanentItemError
-from photoseek.retrieval.preprocess import clip_resize_crop
 
 ORIENTATION_TAG = 0x0112
 # JPEG draft() may shrink by 1/2, 1/4 or 1/8 while decoding (DCT scaling). It is asked to keep
@@ -228,7 +228,7 @@ class DecodePool:
         """Stop the workers (after the submitted decodes when ``wait``)."""
         self._executor.shutdown(wait=wait, cancel_futures=not wait)
 
-    def __enter__(self) -> DecodePool:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -15,15 +15,21 @@ import os
 import random
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from datetime import datetime, timezone
 from pathlib import Path
+from typing import Self
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
-
 from photoseek.config.settings import IngestSettings
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
+
 from photoseek.errors import ItemError, PermanentItemError, TransientItemError
 
 # httpcore tries `import sniffio` each time it makes a lock (several per request); when the
@@ -46,9 +52,7 @@ CONNECTIONS_PER_CLIENT = 4
 def looks_like_image(head: bytes) -> bool:
     """True when ``head`` (the first bytes of a body) starts like an image file Pillow can read."""
     return (
-        head.startswith(b"\xff\xd8\xff")  # JPEG
-        or head.startswith(b"\x89PNG\r\n\x1a\n")
-        or head[:6] in (b"GIF87a", b"GIF89a")
+        head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a"))  # JPEG, PNG, GIF
         or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
         or head[:2] == b"BM"
         or head[:4] in (b"II*\x00", b"MM\x00*")  # TIFF
@@ -70,8 +74,8 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 @dataclass
@@ -123,7 +127,7 @@ class Fetcher:
         self._total = asyncio.Semaphore(ingest.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
-    async def __aenter__(self) -> Fetcher:
+    async def __aenter__(self) -> Self:
         self.open()
         return self
 
@@ -195,7 +199,7 @@ class Fetcher:
             reraise=True,
         )
         try:
-            data = await retrying(attempt)
+            data: bytes = await retrying(attempt)
         except ItemError as exc:
             exc.attempts = attempts  # type: ignore[attr-defined]
             raise

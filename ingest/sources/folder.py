@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import warnings
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
-from photoseek.ingest.sources.record import SourceFailure, SourceRecord, orientation, rfc3339
+from photoseek.ingest.sources.record import (
+    SourceFailure,
+    SourceRecord,
+    orientation,
+    rfc3339,
+)
 from photoseek.ingest.sources.shard import Shard, check_shard, in_shard
 from photoseek.retrieval.schema import point_id
+from PIL import Image
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +60,7 @@ def _number(value: object) -> float | None:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError, ZeroDivisionError):
         return None
-    return number if number == number and number > 0 else None
+    return number if math.isfinite(number) and number > 0 else None
 
 
 def _exposure(value: object) -> str | None:
@@ -69,7 +74,7 @@ def _exposure(value: object) -> str | None:
 
 def _degrees(dms: object, ref: object) -> float | None:
     try:
-        d, m, s = (float(x) for x in dms)  # type: ignore[union-attr]
+        d, m, s = (float(x) for x in dms)  # type: ignore[attr-defined]
     except (TypeError, ValueError, ZeroDivisionError):
         return None
     value = d + m / 60 + s / 3600
@@ -175,7 +180,7 @@ class FolderSource:
                 "photo_id": relpath,
                 "path": str(path.resolve()),
                 "file_size": stat.st_size,
-                "mtime": rfc3339(datetime.fromtimestamp(stat.st_mtime, timezone.utc)),
+                "mtime": rfc3339(datetime.fromtimestamp(stat.st_mtime, UTC)),
             }
             payload.update(image_metadata(path))
             if payload["file_size"] == 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -65,7 +66,7 @@ def _float(text: str) -> float | None:
     if not text:
         return None
     value = float(text)
-    return value if value == value else None  # NaN is no score
+    return None if math.isnan(value) else value  # NaN is no score
 
 
 def _signature(dataset_dir: Path) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,6 @@ def orientation(width: int | None, height: int | None) -> str | None:
 def rfc3339(moment: datetime) -> str:
     """``moment`` as RFC 3339 in UTC (``2020-01-19T04:33:21.096862Z``); naive means UTC."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    text = moment.astimezone(timezone.utc).isoformat()
+        moment = moment.replace(tzinfo=UTC)
+    text = moment.astimezone(UTC).isoformat()
     return text.replace("+00:00", "Z")

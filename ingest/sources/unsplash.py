@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -10,8 +11,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from photoseek.config.settings import IngestSettings
-from photoseek.ingest.sources.joins import JoinIndex, Joined
-from photoseek.ingest.sources.record import SourceFailure, SourceRecord, orientation, rfc3339
+from photoseek.ingest.sources.joins import Joined, JoinIndex
+from photoseek.ingest.sources.record import (
+    SourceFailure,
+    SourceRecord,
+    orientation,
+    rfc3339,
+)
 from photoseek.ingest.sources.shard import Shard, check_shard, in_shard
 from photoseek.ingest.sources.tsv import Row, iter_rows, table_parts
 from photoseek.retrieval.schema import point_id
@@ -42,7 +48,7 @@ def _int(row: dict[str, str], column: str) -> int | None:
         number = float(text)
     except ValueError:
         raise BadValue(f"{column}: {text!r} is not a number") from None
-    if number != number or not number.is_integer():
+    if not math.isfinite(number) or not number.is_integer():
         raise BadValue(f"{column}: {text!r} is not a whole number")
     return int(number)
 
@@ -55,7 +61,7 @@ def _float(row: dict[str, str], column: str) -> float | None:
         number = float(text)
     except ValueError:
         raise BadValue(f"{column}: {text!r} is not a number") from None
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise BadValue(f"{column}: {text!r} is not a finite number")
     return number
 

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 from httpserver import LoopbackServer
-
 from photoseek.config.settings import IngestSettings
 
 

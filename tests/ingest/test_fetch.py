@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from datasets import jpeg_bytes, photo_jpeg
 from httpserver import LoopbackServer, Reply, Reset, Stall, redirect
-
 from photoseek.config.settings import IngestSettings
-from photoseek.errors import ItemError, PermanentItemError, TransientItemError
 from photoseek.ingest.fetch import Fetched, Fetcher
+
+from photoseek.errors import ItemError, PermanentItemError, TransientItemError
 
 JPEG = jpeg_bytes(40, 30)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from datasets import jpeg_bytes
-from PIL import Image
-
 from photoseek.ingest.sources import FolderSource, SourceRecord
 from photoseek.retrieval.schema import FIELDS_BY_PATH, point_id
+from PIL import Image
 
 
 def _exif_jpeg(path: Path) -> None:
@@ -65,5 +64,5 @@ def test_folder_shards_and_limit(tmp_path: Path) -> None:
         (tmp_path / f"{i:02d}.jpg").write_bytes(jpeg_bytes(8, 8))
     everything = [r.photo_id for r in FolderSource(tmp_path)]
     parts = [[r.photo_id for r in FolderSource(tmp_path, shard=(k, 4))] for k in range(4)]
-    assert sorted(sum(parts, [])) == sorted(everything) and all(parts)
+    assert sorted(name for part in parts for name in part) == sorted(everything) and all(parts)
     assert [r.photo_id for r in FolderSource(tmp_path, limit=3)] == everything[:3]

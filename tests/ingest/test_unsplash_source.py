@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from datasets import write_lite_dataset
-
 from photoseek.config.settings import IngestSettings
 from photoseek.ingest.sources import SourceFailure, SourceRecord, UnsplashSource
 from photoseek.ingest.sources.joins import INDEX_NAME, JoinIndex
@@ -71,7 +70,7 @@ def test_shards_partition_the_records_stably(tmp_path: Path) -> None:
     whole = list(UnsplashSource(data.dir))
     shards = [list(UnsplashSource(data.dir, shard=(k, 3))) for k in range(3)]
     ids = [sorted(r.id for r in part if isinstance(r, SourceRecord)) for part in shards]
-    assert sorted(sum(ids, [])) == sorted(r.id for r in whole if isinstance(r, SourceRecord))
+    assert sorted(i for part in ids for i in part) == sorted(r.id for r in whole if isinstance(r, SourceRecord))
     assert all(ids), "40 photos over 3 shards: none may be empty"
     failures = [f.ref for part in shards for f in part if isinstance(f, SourceFailure)]
     assert sorted(failures) == sorted(data.bad_rows), "each bad row is reported by exactly one shard"
