@@ -13,6 +13,7 @@
     │   ├── CollectionMismatch      vector size or distance differ from the model's
     │   └── UnsupportedFilter       a filter condition the embedded engine cannot run
     ├── QueryError (also ValueError) a query is empty or a filter argument is invalid
+    ├── SourceError                 an input folder or dataset cannot be read at all
     └── ItemError                   one input item failed; it carries a short ``reason``
         ├── TransientItemError      worth a retry (timeout, 5xx, 429, reset connection)
         └── PermanentItemError      retrying will not help (404, not an image, truncated)
@@ -74,6 +75,10 @@ class UnsupportedFilter(StoreError, ValueError):
 
 class QueryError(PhotoseekError, ValueError):
     """A query or a filter argument is invalid (empty text, unknown field, impossible range)."""
+
+
+class SourceError(PhotoseekError):
+    """An input folder or dataset cannot be read at all (missing, not a dataset)."""
 
 
 class ItemError(PhotoseekError):

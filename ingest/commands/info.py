@@ -41,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
     if info.indexed_vectors_count is not None:
         print(f"indexed vectors {info.indexed_vectors_count}")
     print(f"vector size     {info.vector_size} ({info.distance})")
-    record = info.metadata.get("photoseek", {})
-    if record:
-        print(f"image model     {record.get('image_model', '?')}")
+    record = info.metadata.get("photoseek", {}).get("image_model")
+    if isinstance(record, dict):
+        print(f"image model     {record.get('name', '?')} ({record.get('dimension', '?')}-d)")
     print("payload indexes " + (", ".join(f"{k} ({v})" for k, v in sorted(info.indexed_fields.items())) or "none"))
     return 0

@@ -1,0 +1,418 @@
+"""The streaming ingest: source -> fetch -> decode -> batch -> encode -> write, all at once.
+
+This is the one module that knows about threads, queues and pools; the stages themselves are
+plain callables elsewhere (``sources``, ``fetch``, ``decode``, the encoder, the store).
+
+    feeder thread     reads the source, skips photos already stored (one store call per chunk),
+                      hands each remaining photo to a decode worker (local file) or to the
+                      fetch loop (URL), holding one of a bounded number of slots per photo
+    fetch loop        an asyncio loop in its own thread: downloads with bounded concurrency,
+                      then hands the bytes to a decode worker
+    decode pool       worker threads (or processes) turning bytes into uint8 model input
+    main thread       forms batches from whatever has been decoded (never waiting long on a
+                      slow download) and runs the encoder, the expensive part
+    writer thread     upserts the previous batch while the next one is encoded
+
+Memory stays flat whatever the dataset size: a photo holds a slot from the moment it leaves
+the feeder until its pixels are taken into a batch, and at most two encoded batches wait for
+the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from photoseek.config.settings import IngestSettings
+from photoseek.errors import ItemError
+from photoseek.ingest.decode import DecodePool
+from photoseek.ingest.fetch import Fetcher
+from photoseek.ingest.ledger import Failure, Ledger
+from photoseek.ingest.report import IngestReport
+from photoseek.ingest.sources.record import SourceFailure, SourceRecord
+from photoseek.retrieval.encoder import Encoder
+from photoseek.retrieval.store.base import VectorStore
+
+log = logging.getLogger(__name__)
+
+# How many photos the feeder checks against the store in one call.
+EXISTS_CHUNK = 256
+
+
+@dataclass
+class PipelineOptions:
+    """How one ingest run behaves.
+
+    Attributes:
+        batch_size: images per encoder batch.
+        reencode: encode and write every photo, even those already stored.
+        refresh_payload: rewrite the payload of photos already stored, without re-encoding.
+        retry_ids: when set, only these point ids are ingested (``--retry-failed``).
+        max_batch_wait: seconds the encoder waits to fill a batch once it has one image.
+        max_pending: photos between the feeder and the encoder at once (None = derived).
+        optimize: build the vector index at the end (embedded store).
+    """
+
+    batch_size: int = 32
+    reencode: bool = False
+    refresh_payload: bool = False
+    retry_ids: set[str] | None = None
+    max_batch_wait: float = 0.05
+    max_pending: int | None = None
+    optimize: bool = True
+
+
+# What flows from the decode stage to the encoder: a photo and its pixels, or None if it failed.
+_Decoded = tuple[SourceRecord, "np.ndarray | None"]
+
+
+class Pipeline:
+    """One ingest run. Build it, call ``run()`` once; ``stop()`` from a signal handler.
+
+    Args:
+        source: records and failures, read lazily (``UnsplashSource``, ``FolderSource``).
+        store: where the points go.
+        encoder: turns uint8 batches into vectors (``encode_pixels``).
+        ingest: download and decode settings.
+        ledger: the failures file.
+        options: batch size, resume and refresh behaviour.
+        decoder: a ready decode pool (default: threads, ``ingest.decode_workers`` of them).
+        fetcher_factory: builds the downloader inside the fetch loop (tests pass shorter backoffs).
+        progress: called with the report after every batch (the CLI draws its bar from it).
+        on_optimize: called before the index build, with the number of points, to tell the user.
+    """
+
+    def __init__(
+        self,
+        source: Iterable[SourceRecord | SourceFailure],
+        *,
+        store: VectorStore,
+        encoder: Encoder,
+        ingest: IngestSettings,
+        ledger: Ledger,
+        options: PipelineOptions | None = None,
+        decoder: DecodePool | None = None,
+        fetcher_factory: Callable[[IngestSettings], Fetcher] | None = None,
+        progress: Callable[[IngestReport], None] | None = None,
+        on_optimize: Callable[[int], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.store = store
+        self.encoder = encoder
+        self.ingest = ingest
+        self.ledger = ledger
+        self.options = options or PipelineOptions()
+        self._own_decoder = decoder is None
+        self.decoder = decoder or DecodePool(
+            encoder.image_size, ingest.max_image_pixels, workers=ingest.decode_workers
+        )
+        self._fetcher_factory = fetcher_factory or Fetcher
+        self._progress = progress
+        self._progress_lock = threading.Lock()
+        self._on_optimize = on_optimize
+        self.report = IngestReport(failures_file=str(ledger.path))
+        self._stop = threading.Event()
+        self._fatal: BaseException | None = None
+        self._lock = threading.Lock()
+        max_pending = self.options.max_pending or ingest.concurrency + 4 * self.options.batch_size
+        self._slots = threading.Semaphore(max_pending)
+        self._pending = 0
+        self._feeder_done = threading.Event()
+        self._decoded: queue.Queue[_Decoded | None] = queue.Queue()
+        # Two batches at most wait for the writer: writes of batch n overlap encoding of n+1.
+        self._writes: queue.Queue[tuple[list[str], np.ndarray, list[dict[str, Any]]] | None] = queue.Queue(2)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._fetcher: Fetcher | None = None
+
+    # ----------------------------------------------------------------- control
+
+    def stop(self) -> None:
+        """Stop reading new photos; what is in flight is finished, written and reported."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        """True once ``stop()`` was called or a stage failed for good."""
+        return self._stop.is_set()
+
+    def run(self) -> IngestReport:
+        """Run the ingest to its end (or to ``stop()``) and return the report.
+
+        Raises:
+            PhotoseekError: when a dependency broke (the store after its retries, the model).
+        """
+        started = time.perf_counter()
+        loop_thread = threading.Thread(target=self._run_fetch_loop, name="fetch", daemon=True)
+        loop_ready = threading.Event()
+        self._loop_ready = loop_ready
+        loop_thread.start()
+        loop_ready.wait()
+        feeder = threading.Thread(target=self._guard(self._feed), name="feeder", daemon=True)
+        writer = threading.Thread(target=self._guard(self._write), name="writer", daemon=True)
+        writer.start()
+        feeder.start()
+        try:
+            self._encode_loop()
+        except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised below
+            self._fail_fatally(exc)
+        finally:
+            feeder.join()
+            self._put_write(None, force=True)
+            writer.join()
+            self._close_fetch_loop(loop_thread)
+            if self._own_decoder:
+                self.decoder.close(wait=self._fatal is None)
+        self.report.stopped_early = self._stop.is_set() and self._fatal is None
+        if self._fatal is not None:
+            self.ledger.compact()
+            self.report.seconds = time.perf_counter() - started
+            raise self._fatal
+        if self.options.optimize and self.store.backend == "embedded" and (self.report.indexed or self.report.refreshed):
+            if self._on_optimize is not None:
+                self._on_optimize(self.store.count())
+            self.store.optimize()
+        self.ledger.compact()
+        self.report.seconds = time.perf_counter() - started
+        return self.report
+
+    def _guard(self, target: Callable[[], None]) -> Callable[[], None]:
+        def guarded() -> None:
+            try:
+                target()
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                self._fail_fatally(exc)
+
+        return guarded
+
+    def _fail_fatally(self, exc: BaseException) -> None:
+        with self._lock:
+            if self._fatal is None:
+                self._fatal = exc
+        self._stop.set()
+        self._decoded.put(None)  # wake the encoder loop
+
+    # ----------------------------------------------------------------- feeder
+
+    def _feed(self) -> None:
+        chunk: list[SourceRecord] = []
+        try:
+            for item in self.source:
+                if self._stop.is_set():
+                    break
+                if isinstance(item, SourceFailure):
+                    if self.options.retry_ids is None:
+                        self._count_seen(1)
+                        self._record(Failure(None, item.ref, item.stage, item.reason, item.detail, photo_id=item.photo_id))
+                    continue
+                if self.options.retry_ids is not None and item.id not in self.options.retry_ids:
+                    continue
+                self._count_seen(1)
+                chunk.append(item)
+                if len(chunk) >= EXISTS_CHUNK:
+                    self._dispatch(chunk)
+                    chunk = []
+            if chunk and not self._stop.is_set():
+                self._dispatch(chunk)
+        finally:
+            self._feeder_done.set()
+            self._decoded.put(None)
+
+    def _count_seen(self, n: int) -> None:
+        with self._lock:
+            self.report.seen += n
+
+    def _dispatch(self, records: list[SourceRecord]) -> None:
+        if not self.options.reencode:
+            existing = self.store.existing_ids([r.id for r in records])
+            if existing:
+                old = [r for r in records if r.id in existing]
+                records = [r for r in records if r.id not in existing]
+                if self.options.refresh_payload:
+                    self.store.set_payloads([r.id for r in old], [r.payload for r in old])
+                    with self._lock:
+                        self.report.refreshed += len(old)
+                else:
+                    with self._lock:
+                        self.report.skipped_existing += len(old)
+                self.ledger.mark_done([r.id for r in old])
+                self._notify()
+        for record in records:
+            while not self._slots.acquire(timeout=0.1):
+                if self._stop.is_set():
+                    return
+            if self._stop.is_set():
+                self._slots.release()
+                return
+            with self._lock:
+                self._pending += 1
+            self._start(record)
+
+    def _start(self, record: SourceRecord) -> None:
+        if record.local_path is not None:
+            self._decode(record, record.local_path)
+        elif record.url is not None and self._loop is not None:
+            asyncio.run_coroutine_threadsafe(self._fetch_then_decode(record), self._loop)
+        else:
+            self._item_failed(record, "source", "no_image", "the record names neither a file nor a URL")
+
+    # ----------------------------------------------------------------- fetch and decode
+
+    def _run_fetch_loop(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        self._fetcher = self._fetcher_factory(self.ingest)
+        self._fetcher.open()
+        loop.call_soon(self._loop_ready.set)
+        loop.run_forever()
+        # Only a fatal error leaves downloads running here; they are abandoned.
+        leftover = asyncio.all_tasks(loop)
+        for task in leftover:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+        loop.run_until_complete(self._fetcher.aclose())
+        loop.close()
+
+    def _close_fetch_loop(self, thread: threading.Thread) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        thread.join()
+
+    async def _fetch_then_decode(self, record: SourceRecord) -> None:
+        assert self._fetcher is not None and record.url is not None
+        try:
+            fetched = await self._fetcher.fetch_result(record.url, key=record.id)
+        except ItemError as exc:
+            self._item_failed(record, "fetch", exc.reason, exc.detail, getattr(exc, "attempts", 1))
+            return
+        except Exception as exc:  # noqa: BLE001 - one photo fails, the job goes on
+            self._item_failed(record, "fetch", "fetch_error", f"{type(exc).__name__}: {exc}")
+            return
+        self._decode(record, fetched.data)
+
+    def _decode(self, record: SourceRecord, data: Any) -> None:
+        try:
+            future = self.decoder.submit(data)
+        except RuntimeError as exc:  # the pool was shut down under a fatal error
+            self._item_failed(record, "decode", "decode_error", str(exc))
+            return
+        future.add_done_callback(lambda done: self._decoded_one(record, done))
+
+    def _decoded_one(self, record: SourceRecord, done: Future[np.ndarray]) -> None:
+        try:
+            pixels = done.result()
+        except ItemError as exc:
+            self._item_failed(record, "decode", exc.reason, exc.detail)
+            return
+        except Exception as exc:  # noqa: BLE001 - a crashed worker fails this photo only
+            self._item_failed(record, "decode", "decode_error", f"{type(exc).__name__}: {exc}")
+            return
+        self._decoded.put((record, pixels))
+
+    def _item_failed(self, record: SourceRecord, stage: str, reason: str, detail: str, attempts: int = 1) -> None:
+        ref = str(record.local_path) if record.local_path is not None else (record.url or record.photo_id)
+        self._record(Failure(record.id, ref, stage, reason, detail, attempts=max(1, attempts), photo_id=record.photo_id))
+        self._decoded.put((record, None))
+
+    def _record(self, failure: Failure) -> None:
+        self.ledger.record(failure)
+        with self._lock:
+            self.report.failed += 1
+            self.report.failures_by_reason[failure.reason] += 1
+
+    # ----------------------------------------------------------------- encode and write
+
+    def _next_batch(self) -> list[_Decoded] | None:
+        """Up to ``batch_size`` decoded photos; None once everything has come through."""
+        items: list[_Decoded] = []
+        deadline = 0.0
+        while len(items) < self.options.batch_size:
+            timeout = 0.1 if not items else deadline - time.perf_counter()
+            if items and timeout <= 0:
+                break
+            try:
+                item = self._decoded.get(timeout=timeout)
+            except queue.Empty:
+                if items:
+                    break
+                if self._fatal is not None or self._drained():
+                    return None
+                continue
+            if item is None:  # a wake-up: the feeder ended or something failed
+                if self._fatal is not None:
+                    return None
+                if not items and self._drained():
+                    return None
+                continue
+            with self._lock:
+                self._pending -= 1
+            self._slots.release()
+            items.append(item)
+            if len(items) == 1:
+                deadline = time.perf_counter() + self.options.max_batch_wait
+        return items
+
+    def _drained(self) -> bool:
+        with self._lock:
+            return self._feeder_done.is_set() and self._pending == 0 and self._decoded.empty()
+
+    def _encode_loop(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return
+            good = [(record, pixels) for record, pixels in batch if pixels is not None]
+            if good:
+                vectors = self.encoder.encode_pixels(np.stack([pixels for _, pixels in good]))
+                self._put_write(
+                    ([r.id for r, _ in good], vectors, [r.payload for r, _ in good]),
+                )
+            self._notify()
+
+    def _notify(self) -> None:
+        if self._progress is not None:
+            with self._progress_lock:
+                self._progress(self.report)
+
+    def _put_write(self, job: tuple[list[str], np.ndarray, list[dict[str, Any]]] | None, force: bool = False) -> None:
+        while True:
+            if self._fatal is not None and not force:
+                return
+            try:
+                self._writes.put(job, timeout=0.1)
+                return
+            except queue.Full:
+                if self._fatal is not None and force:
+                    # The writer is gone; make room so that the sentinel gets through.
+                    try:
+                        self._writes.get_nowait()
+                    except queue.Empty:
+                        pass
+
+    def _write(self) -> None:
+        while True:
+            job = self._writes.get()
+            if job is None:
+                return
+            if self._fatal is not None:
+                continue
+            ids, vectors, payloads = job
+            self.store.upsert(ids, vectors, payloads)
+            self.ledger.mark_done(ids)
+            with self._lock:
+                self.report.indexed += len(ids)
+
+
+def run_pipeline(source: Iterable[SourceRecord | SourceFailure], **kwargs: Any) -> IngestReport:
+    """Build a :class:`Pipeline` over ``source`` and run it (see its arguments)."""
+    return Pipeline(source, **kwargs).run()
+
