@@ -15,7 +15,7 @@ import math
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +67,45 @@ def _float(text: str) -> float | None:
         return None
     value = float(text)
     return None if math.isnan(value) else value  # NaN is no score
+
+
+Converter = Callable[[list[str]], "tuple[object, ...] | None"]
+TRUE_WORDS = frozenset({"t", "true", "1", "yes"})
+
+
+def _keyword_row(values: list[str]) -> tuple[object, ...] | None:
+    photo_id, keyword, first, second, user = (v.strip() for v in values)
+    if not photo_id or not keyword:
+        return None
+    scores = [x for x in (_float(first), _float(second)) if x is not None]
+    return (photo_id, keyword, max(scores) if scores else None, int(user.lower() in TRUE_WORDS))
+
+
+def _color_row(values: list[str]) -> tuple[object, ...] | None:
+    photo_id, hex_code, keyword, coverage = (v.strip() for v in values)
+    if not photo_id:
+        return None
+    if hex_code and not hex_code.startswith("#"):
+        hex_code = "#" + hex_code
+    return (photo_id, keyword or None, hex_code or None, _float(coverage))
+
+
+def _collection_row(values: list[str]) -> tuple[object, ...] | None:
+    photo_id, title, collected_at = (v.strip() for v in values)
+    if not photo_id or not title:
+        return None
+    return (photo_id, title, collected_at or None)
+
+
+# table -> (insert statement, the columns it reads, in order, and their conversion)
+_LOADERS: dict[str, tuple[str, tuple[str, ...], Converter]] = {
+    "keywords": ("INSERT INTO keywords VALUES (?,?,?,?)",
+                 ("photo_id", "keyword", "ai_service_1_confidence", "ai_service_2_confidence",
+                  "suggested_by_user"), _keyword_row),
+    "colors": ("INSERT INTO colors VALUES (?,?,?,?)", ("photo_id", "hex", "keyword", "ai_coverage"), _color_row),
+    "collections": ("INSERT INTO collections VALUES (?,?,?)",
+                    ("photo_id", "collection_title", "photo_collected_at"), _collection_row),
+}
 
 
 def _signature(dataset_dir: Path) -> str:
@@ -141,9 +180,8 @@ class JoinIndex:
                 "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-65536;" + _DDL
             )
             self.skipped_rows = 0
-            self._load(conn, "keywords", "INSERT INTO keywords VALUES (?,?,?,?)", self._keyword_rows)
-            self._load(conn, "colors", "INSERT INTO colors VALUES (?,?,?,?)", self._color_rows)
-            self._load(conn, "collections", "INSERT INTO collections VALUES (?,?,?)", self._collection_rows)
+            for table, (sql, columns, convert) in _LOADERS.items():
+                self._load(conn, table, sql, columns, convert)
             conn.executescript(_INDEXES)
             conn.execute("INSERT INTO meta VALUES ('signature', ?)", (signature,))
             conn.execute("INSERT INTO meta VALUES ('skipped_rows', ?)", (str(self.skipped_rows),))
@@ -154,18 +192,28 @@ class JoinIndex:
         if self.skipped_rows:
             log.warning("skipped %d malformed rows in the joined tables", self.skipped_rows)
 
-    def _load(self, conn: sqlite3.Connection, table: str, sql: str, convert: object) -> None:
+    def _load(
+        self, conn: sqlite3.Connection, table: str, sql: str, columns: tuple[str, ...], convert: Converter
+    ) -> None:
         parts = table_parts(self.dataset_dir, table)
         batch: list[tuple[object, ...]] = []
-        for header, row in iter_rows(parts):
+        header: list[str] = []
+        positions: tuple[int, ...] = ()
+        for row_header, row in iter_rows(parts):
+            if row_header is not header:
+                # Columns are picked by name once per file; a missing one reads as "" (index -1
+                # points at the "" appended to each row below).
+                header = row_header
+                positions = tuple(header.index(c) if c in header else -1 for c in columns)
             if not isinstance(row, Row) or len(row.fields) != len(header):
                 self.skipped_rows += 1
                 continue
+            fields = row.fields
+            fields.append("")
             try:
-                values = convert(dict(zip(header, row.fields)))  # type: ignore[operator]
-            except (KeyError, ValueError):
-                self.skipped_rows += 1
-                continue
+                values = convert([fields[i] for i in positions])
+            except ValueError:
+                values = None
             if values is None:
                 self.skipped_rows += 1
                 continue
@@ -175,34 +223,6 @@ class JoinIndex:
                 batch.clear()
         if batch:
             conn.executemany(sql, batch)
-
-    @staticmethod
-    def _keyword_rows(row: dict[str, str]) -> tuple[object, ...] | None:
-        photo_id, keyword = row["photo_id"].strip(), row["keyword"].strip()
-        if not photo_id or not keyword:
-            return None
-        scores = [s for s in (_float(row.get("ai_service_1_confidence", "")),
-                              _float(row.get("ai_service_2_confidence", ""))) if s is not None]
-        user = row.get("suggested_by_user", "").strip().lower() in {"t", "true", "1", "yes"}
-        return (photo_id, keyword, max(scores) if scores else None, int(user))
-
-    @staticmethod
-    def _color_rows(row: dict[str, str]) -> tuple[object, ...] | None:
-        photo_id = row["photo_id"].strip()
-        if not photo_id:
-            return None
-        hex_code = row.get("hex", "").strip()
-        if hex_code and not hex_code.startswith("#"):
-            hex_code = "#" + hex_code
-        return (photo_id, row.get("keyword", "").strip() or None, hex_code or None,
-                _float(row.get("ai_coverage", "")))
-
-    @staticmethod
-    def _collection_rows(row: dict[str, str]) -> tuple[object, ...] | None:
-        photo_id, title = row["photo_id"].strip(), row.get("collection_title", "").strip()
-        if not photo_id or not title:
-            return None
-        return (photo_id, title, row.get("photo_collected_at", "").strip() or None)
 
     def lookup(self, photo_ids: Sequence[str]) -> dict[str, Joined]:
         """The joined values of each photo in ``photo_ids`` (photos without any are absent)."""
