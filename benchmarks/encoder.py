@@ -9,7 +9,7 @@ number of CPU cores:
 - fast: a process pool decodes and runs ``clip_resize_crop`` while the model works on the
   previous batch; the encoder takes uint8 batches (``ClipEncoder.encode_pixels``).
 
-Run: ``python benchmarks/encoder.py [--images 192] [--cores N] [--device auto]``.
+Run: ``python benchmarks/encoder.py [--images 128] [--cores N] [--device auto]``.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def fast_path(encoder, jpegs: list[bytes], pool: ProcessPoolExecutor) -> np.ndar
 def main(argv: list[str] | None = None) -> int:
     """Build the model, time both paths, print images/s and the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=192, help="images per path")
+    parser.add_argument("--images", type=int, default=128, help="images per path")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="CPU cores for each path")
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
     parser.add_argument("--batch-size", type=int, default=None)

@@ -120,7 +120,8 @@ def _l2_normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 def _load_failure(name: str, exc: BaseException) -> ModelLoadError:
-    looks_like_path = name.startswith((".", "/", "~")) or os.sep in name.strip("/").split("/", 1)[-1]
+    # Hub ids are "name" or "organisation/name"; anything else was meant as a folder.
+    looks_like_path = name.startswith((".", "/", "~")) or name.strip("/").count("/") > 1
     if os.path.isdir(name):
         why = "the folder exists but is not a model sentence-transformers can load"
     elif looks_like_path or os.path.exists(name):

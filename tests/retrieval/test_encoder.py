@@ -234,3 +234,26 @@ def test_missing_text_model_is_not_replaced(tiny_clip_dir: Path) -> None:
     with pytest.raises(ModelLoadError, match="no-such-text-model"):
         ClipEncoder(str(tiny_clip_dir), "photoseek-test/no-such-text-model", device="cpu")
 
+
+
+def test_older_sentence_transformers_clip_folder_loads(encoder: ClipEncoder, tiny_clip_dir: Path, tmp_path: Path) -> None:
+    """The layout of sentence-transformers/clip-ViT-B-32: modules.json and a 0_CLIPModel folder."""
+    import json
+    import shutil
+
+    inner = tmp_path / "legacy" / "0_CLIPModel"
+    shutil.copytree(tiny_clip_dir, inner)
+    processor = json.loads((inner / "processor_config.json").read_text())
+    (inner / "processor_config.json").unlink()
+    (inner / "preprocessor_config.json").write_text(
+        json.dumps({**processor["image_processor"], "processor_class": "CLIPProcessor"})
+    )
+    (tmp_path / "legacy" / "modules.json").write_text(
+        json.dumps([{"idx": 0, "name": "0", "path": "0_CLIPModel", "type": "sentence_transformers.models.CLIPModel"}])
+    )
+    legacy = ClipEncoder(str(tmp_path / "legacy"), device="cpu")
+    assert (legacy.dimension, legacy.image_size) == (16, 32)
+    assert legacy.identity().fingerprint == encoder.identity().fingerprint
+    batch = np.stack([clip_resize_crop(image, 32) for image in varied_images()[:3]])
+    np.testing.assert_allclose(legacy.encode_pixels(batch), encoder.encode_pixels(batch), atol=1e-6)
+    np.testing.assert_allclose(legacy.encode_text(["a dog"]), encoder.encode_text(["a dog"]), atol=1e-6)
