@@ -141,3 +141,15 @@ def test_concurrency_is_bounded_per_host(http_server: LoopbackServer, fast_inges
 
     # Six 0.1 s answers two at a time take three rounds.
     assert asyncio.run(go()) >= 0.28
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from photoseek.ingest.fetch import _retry_after
+
+    assert _retry_after("7") == 7.0
+    assert _retry_after(None) is None and _retry_after("soon") is None
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= (_retry_after(later) or 0) <= 31
