@@ -331,7 +331,13 @@ class EdgeStore:
             os.replace(tmp, target)
 
     def delete_collection(self) -> None:
-        """Close the shard (for every store of the process) and delete its folder."""
+        """Close the shard (for every store of the process) and delete its folder.
+
+        Raises:
+            StoreLocked: another process has the collection open; nothing is deleted.
+        """
+        if self.collection_exists():
+            self._open()  # takes the WAL lock, so a folder in use elsewhere is never deleted
         with self._lock:
             _SHARDS.discard(self.folder)
             self._entry = None

@@ -32,6 +32,8 @@ OPEN_SCRIPT = textwrap.dedent(
 
     store = EdgeStore(QdrantSettings(path=sys.argv[1], collection=sys.argv[2]))
     try:
+        if sys.argv[3:] == ["delete"]:
+            store.delete_collection()
         print("OPENED", store.count(), flush=True)
     except StoreLocked as exc:
         print("LOCKED", exc, flush=True)
@@ -100,7 +102,10 @@ def test_another_process_gets_a_clear_store_locked(data_dir):
     assert message.startswith("LOCKED") and len(message.splitlines()) == 1
     assert str(data_dir / "qdrant" / "photos") in message
     assert "PHOTOSEEK_QDRANT__URL" in message and "another process" in message
-    assert issubclass(StoreLocked, Exception)
+    # Nor can it delete the collection under our feet.
+    child = run_child(OPEN_SCRIPT, str(data_dir / "qdrant"), "photos", "delete")
+    assert child.returncode == 3 and child.stdout.startswith("LOCKED"), child.stderr
+    assert store.collection_exists() and store.count() == 0
     store.close()
 
 
