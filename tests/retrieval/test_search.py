@@ -31,10 +31,6 @@ from photoseek.retrieval.schema import point_id
 __all__ = ["filled_store", "photos"]  # fixtures used by name
 
 QUERY = "a dog on the beach"
-# qdrant-edge-py 0.9 turns a Python bool into the integer 1/0 in qe.MatchValue, which then
-# matches no bool payload; qe.MatchValue(numpy.bool_(v)) matches. The fix belongs in
-# retrieval/store/edge_filters.py; until then a `featured` filter finds nothing on Edge.
-EDGE_BOOL_BUG = "Qdrant Edge: MatchValue(bool) matches nothing unless built from numpy.bool_"
 UTC = timezone.utc
 
 
@@ -123,10 +119,7 @@ def test_where_returns_what_a_brute_force_scan_returns(
     photos: Any,
     where: dict[str, Any],
     keep: Callable[[Mapping[str, Any]], bool],
-    request: pytest.FixtureRequest,
 ) -> None:
-    if filled_store.backend == "embedded" and "featured" in where:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=EDGE_BOOL_BUG))
     ids, vectors, payloads = photos
     encoder = WordEncoder()
     search = ImageSearch(filled_store, encoder)
