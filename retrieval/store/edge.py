@@ -5,7 +5,7 @@ Layout: ``<settings.path>/<collection>/`` is the shard folder (Edge's ``edge_con
 collection metadata (Edge keeps none).
 
 Qdrant Edge locks the write-ahead log of an open shard, so a folder can be open once per
-machine: a second ``EdgeShard.load`` fails even in the same process. ``_SHARDS`` therefore
+machine: a second ``EdgeShard.load`` fails even in the same process. ``edge_shards.SHARDS``
 keeps one handle per folder with a reference count, and every ``EdgeStore`` of the process
 borrows it (searches from many threads run concurrently on it). Another process gets
 ``StoreLocked``: concurrent access from several processes is what the server backend is for.
@@ -35,22 +35,18 @@ from qdrant_client import models
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import (
     CollectionMismatch,
-    CollectionNotFound,
-    PhotoseekError,
     QueryError,
-    StoreError,
-    StoreLocked,
 )
 from photoseek.retrieval.schema import INDEXED_FIELDS, IndexKind
 from photoseek.retrieval.store.base import CollectionInfo, Record, ScoredRecord
 from photoseek.retrieval.store.edge_filters import translate_filter
+from photoseek.retrieval.store.edge_shards import CONFIG_FILE, SHARDS, OpenShard, edge_call, not_found
 from photoseek.retrieval.store.inputs import canonical_ids, query_matrix, query_vector, vector_batch
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-CONFIG_FILE = "edge_config.json"
 METADATA_FILE = "photoseek_metadata.json"
 # Unindexed points above which the first search of a process builds the index first.
 AUTO_OPTIMIZE_TAIL = 20_000
@@ -71,98 +67,6 @@ def _edge_index(kind: IndexKind) -> Any:
         # Word tokens, lowercased; phrase_matching so that MatchPhrase works as on a server.
         return qe.TextIndexParams(tokenizer=qe.TokenizerType.Word, lowercase=True, phrase_matching=True)
     return _EDGE_SCHEMA[kind]
-
-
-class _OpenShard:
-    """One open shard and the stores of this process that use it."""
-
-    def __init__(self, key: str, shard: qe.EdgeShard) -> None:
-        self.key = key
-        self.shard = shard
-        self.refs = 0
-        self.closed = False
-        self.tail_checked = False
-        # Serialises what must not interleave on one shard: metadata writes, optimize, close.
-        self.lock = threading.RLock()
-
-
-class _ShardRegistry:
-    """The process-wide table of open shards, keyed by the folder's real path."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._open: dict[str, _OpenShard] = {}
-
-    def acquire(self, folder: Path, create: Callable[[], qe.EdgeShard] | None = None) -> tuple[_OpenShard, bool]:
-        """Borrow the folder's shard, opening it (or creating it with ``create``) if needed.
-
-        Returns the shared handle and whether the shard was created now.
-        """
-        key = os.path.realpath(folder)
-        with self._lock:
-            entry = self._open.get(key)
-            created = False
-            if entry is None:
-                if (folder / CONFIG_FILE).is_file():
-                    shard = _edge_call(folder, lambda: qe.EdgeShard.load(str(folder)))
-                elif create is not None:
-                    shard = _edge_call(folder, create)
-                    created = True
-                else:
-                    raise _not_found(folder)
-                entry = self._open[key] = _OpenShard(key, shard)
-            entry.refs += 1
-            return entry, created
-
-    def release(self, entry: _OpenShard) -> None:
-        """Return a borrowed handle; the last one flushes and closes the shard."""
-        with self._lock:
-            entry.refs -= 1
-            if entry.refs > 0 or entry.closed:
-                return
-            self._close(entry)
-
-    def discard(self, folder: Path) -> None:
-        """Close the folder's shard now, whoever borrows it (before the folder is deleted)."""
-        with self._lock:
-            entry = self._open.get(os.path.realpath(folder))
-            if entry is not None:
-                self._close(entry)
-
-    def _close(self, entry: _OpenShard) -> None:
-        with entry.lock:
-            entry.closed = True
-            self._open.pop(entry.key, None)
-            try:
-                entry.shard.flush()
-            finally:
-                entry.shard.close()
-
-
-_SHARDS = _ShardRegistry()
-
-
-def _not_found(folder: Path) -> CollectionNotFound:
-    return CollectionNotFound(
-        f"collection {folder.name!r} not found in the embedded store {folder.parent}; "
-        "create it with `photoseek ingest ...` (or check PHOTOSEEK_QDRANT__PATH and PHOTOSEEK_QDRANT__COLLECTION)"
-    )
-
-
-def _edge_call(folder: Path, call: Callable[[], T]) -> T:
-    """Run a Qdrant Edge call, turning its plain exceptions into photoseek's error tree."""
-    try:
-        return call()
-    except PhotoseekError:
-        raise
-    except Exception as exc:
-        text = str(exc)
-        if "WouldBlock" in text or "failed to open WAL" in text:
-            raise StoreLocked(
-                f"embedded store {folder} is open in another process; concurrent access from "
-                "several processes needs the server backend (set PHOTOSEEK_QDRANT__URL)"
-            ) from None
-        raise StoreError(f"embedded store {folder}: {text}") from exc
 
 
 def _vector(value: Any) -> np.ndarray | None:
@@ -193,7 +97,7 @@ class EdgeStore:
         self._hnsw_ef = settings.hnsw_ef
         self._auto_optimize_tail = auto_optimize_tail
         self._indexing_threshold_kb = indexing_threshold_kb
-        self._entry: _OpenShard | None = None
+        self._entry: OpenShard | None = None
         self._vector_size: int | None = None
         self._lock = threading.Lock()
 
@@ -205,12 +109,12 @@ class EdgeStore:
 
     # -- the shard ----------------------------------------------------------------------
 
-    def _open(self, create: Callable[[], qe.EdgeShard] | None = None) -> tuple[_OpenShard, bool]:
+    def _open(self, create: Callable[[], qe.EdgeShard] | None = None) -> tuple[OpenShard, bool]:
         with self._lock:
             if self._entry is not None and not self._entry.closed:
                 return self._entry, False
             self._entry = None  # a delete_collection elsewhere in the process closed it
-            self._entry, created = _SHARDS.acquire(self.folder, create)
+            self._entry, created = SHARDS.acquire(self.folder, create)
             self._vector_size = None
             return self._entry, created
 
@@ -218,7 +122,7 @@ class EdgeStore:
         return self._open()[0].shard
 
     def _call(self, call: Callable[[], T]) -> T:
-        return _edge_call(self.folder, call)
+        return edge_call(self.folder, call)
 
     def _stored_vectors(self) -> tuple[int, str]:
         """Size and distance of the stored vectors, from the shard's own config file."""
@@ -227,7 +131,7 @@ class EdgeStore:
             params = config["vectors"][""]
             return int(params["size"]), str(params["distance"])
         except FileNotFoundError:
-            raise _not_found(self.folder) from None
+            raise not_found(self.folder) from None
         except (KeyError, TypeError, ValueError) as exc:
             raise CollectionMismatch(
                 f"collection {self.collection!r} at {self.folder} has no single unnamed vector ({exc}); "
@@ -339,7 +243,7 @@ class EdgeStore:
         if self.collection_exists():
             self._open()  # takes the WAL lock, so a folder in use elsewhere is never deleted
         with self._lock:
-            _SHARDS.discard(self.folder)
+            SHARDS.discard(self.folder)
             self._entry = None
             if self.folder.exists():
                 shutil.rmtree(self.folder)
@@ -356,7 +260,7 @@ class EdgeStore:
         with self._lock:
             entry, self._entry = self._entry, None
         if entry is not None:
-            _SHARDS.release(entry)
+            SHARDS.release(entry)
 
     # -- points -------------------------------------------------------------------------
 
@@ -459,7 +363,7 @@ class EdgeStore:
             with_vector=with_vectors,
         )
 
-    def _build_index_if_stale(self, entry: _OpenShard) -> None:
+    def _build_index_if_stale(self, entry: OpenShard) -> None:
         """On the first search of the process, build the index if a large tail is unindexed."""
         if entry.tail_checked:
             return

@@ -1,0 +1,115 @@
+"""The process-wide table of open Qdrant Edge shards, and Edge errors in photoseek's terms.
+
+Qdrant Edge locks the write-ahead log of an open shard: a second ``EdgeShard.load`` of the
+same folder fails, even in the same process. So each folder is opened once per process and
+every ``EdgeStore`` borrows that handle (with a reference count); another process gets
+``StoreLocked``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import qdrant_edge as qe
+
+from photoseek.errors import CollectionNotFound, PhotoseekError, StoreError, StoreLocked
+
+T = TypeVar("T")
+
+CONFIG_FILE = "edge_config.json"
+
+
+class OpenShard:
+    """One open shard and the stores of this process that use it."""
+
+    def __init__(self, key: str, shard: qe.EdgeShard) -> None:
+        self.key = key
+        self.shard = shard
+        self.refs = 0
+        self.closed = False
+        self.tail_checked = False
+        # Serialises what must not interleave on one shard: metadata writes, optimize, close.
+        self.lock = threading.RLock()
+
+
+class ShardRegistry:
+    """The process-wide table of open shards, keyed by the folder's real path."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[str, OpenShard] = {}
+
+    def acquire(self, folder: Path, create: Callable[[], qe.EdgeShard] | None = None) -> tuple[OpenShard, bool]:
+        """Borrow the folder's shard, opening it (or creating it with ``create``) if needed.
+
+        Returns the shared handle and whether the shard was created now.
+        """
+        key = os.path.realpath(folder)
+        with self._lock:
+            entry = self._open.get(key)
+            created = False
+            if entry is None:
+                if (folder / CONFIG_FILE).is_file():
+                    shard = edge_call(folder, lambda: qe.EdgeShard.load(str(folder)))
+                elif create is not None:
+                    shard = edge_call(folder, create)
+                    created = True
+                else:
+                    raise not_found(folder)
+                entry = self._open[key] = OpenShard(key, shard)
+            entry.refs += 1
+            return entry, created
+
+    def release(self, entry: OpenShard) -> None:
+        """Return a borrowed handle; the last one flushes and closes the shard."""
+        with self._lock:
+            entry.refs -= 1
+            if entry.refs > 0 or entry.closed:
+                return
+            self._close(entry)
+
+    def discard(self, folder: Path) -> None:
+        """Close the folder's shard now, whoever borrows it (before the folder is deleted)."""
+        with self._lock:
+            entry = self._open.get(os.path.realpath(folder))
+            if entry is not None:
+                self._close(entry)
+
+    def _close(self, entry: OpenShard) -> None:
+        with entry.lock:
+            entry.closed = True
+            self._open.pop(entry.key, None)
+            try:
+                entry.shard.flush()
+            finally:
+                entry.shard.close()
+
+
+SHARDS = ShardRegistry()
+
+
+def not_found(folder: Path) -> CollectionNotFound:
+    return CollectionNotFound(
+        f"collection {folder.name!r} not found in the embedded store {folder.parent}; "
+        "create it with `photoseek ingest ...` (or check PHOTOSEEK_QDRANT__PATH and PHOTOSEEK_QDRANT__COLLECTION)"
+    )
+
+
+def edge_call(folder: Path, call: Callable[[], T]) -> T:
+    """Run a Qdrant Edge call, turning its plain exceptions into photoseek's error tree."""
+    try:
+        return call()
+    except PhotoseekError:
+        raise
+    except Exception as exc:
+        text = str(exc)
+        if "WouldBlock" in text or "failed to open WAL" in text:
+            raise StoreLocked(
+                f"embedded store {folder} is open in another process; concurrent access from "
+                "several processes needs the server backend (set PHOTOSEEK_QDRANT__URL)"
+            ) from None
+        raise StoreError(f"embedded store {folder}: {text}") from exc
