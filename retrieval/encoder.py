@@ -10,45 +10,27 @@ them on the device and runs the image tower alone.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from photoseek.errors import ModelError, ModelLoadError, ModelMismatchError
+from photoseek.errors import ModelError, ModelMismatchError
 from photoseek.retrieval.devices import choose_batch_size, choose_device, choose_precision, torch_dtype
 from photoseek.retrieval.identity import ModelIdentity, check_pairing
+from photoseek.retrieval.model_loading import embedding_dimension, fingerprint, load_sentence_transformer, tower_of
 from photoseek.retrieval.preprocess import clip_resize_crop
+from photoseek.retrieval.query_cache import QueryCache
 
 if TYPE_CHECKING:
-    import torch
     from PIL import Image
     from sentence_transformers import SentenceTransformer
 
     from photoseek.config.settings import ModelSettings
 
 log = logging.getLogger(__name__)
-
-# Architecture keys that define a model's space; the rest of a config (versions, dtypes,
-# attention backends) changes with the library and must not change the fingerprint.
-_FINGERPRINT_KEYS = (
-    "model_type",
-    "projection_dim",
-    "hidden_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "image_size",
-    "patch_size",
-    "vocab_size",
-    "dim",
-    "n_layers",
-)
 
 
 @runtime_checkable
@@ -74,126 +56,10 @@ class Encoder(Protocol):
         """Vectors of a uint8 [n, image_size, image_size, 3] batch made by ``clip_resize_crop``."""
         ...
 
-
-class QueryCache:
-    """A bounded, thread-safe LRU of text -> vector (read-only arrays)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.hits = 0
-        self.misses = 0
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, text: str) -> np.ndarray | None:
-        """The cached vector of ``text``, or None."""
-        with self._lock:
-            vector = self._items.get(text)
-            if vector is None:
-                self.misses += 1
-                return None
-            self._items.move_to_end(text)
-            self.hits += 1
-            return vector
-
-    def put(self, text: str, vector: np.ndarray) -> None:
-        """Keep ``vector`` for ``text``, dropping the least recently used beyond ``size``."""
-        if self.size <= 0:
-            return
-        vector = np.array(vector, dtype=np.float32, copy=True)
-        vector.setflags(write=False)
-        with self._lock:
-            self._items[text] = vector
-            self._items.move_to_end(text)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)
-
-
 def _l2_normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
-
-
-def _load_failure(name: str, exc: BaseException) -> ModelLoadError:
-    # Hub ids are "name" or "organisation/name"; anything else was meant as a folder.
-    looks_like_path = name.startswith((".", "/", "~")) or name.strip("/").count("/") > 1
-    if os.path.isdir(name):
-        why = "the folder exists but is not a model sentence-transformers can load"
-    elif looks_like_path or os.path.exists(name):
-        why = "no such folder"
-    else:
-        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") or os.environ.get("TRANSFORMERS_OFFLINE")
-        why = (
-            "it is not a local folder and is not in the Hugging Face cache"
-            + (" (HF_HUB_OFFLINE is set)" if offline else " and could not be downloaded (offline?)")
-        )
-    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-    return ModelLoadError(
-        f"could not load model {name!r}: {why} [{type(exc).__name__}: {detail}]. Point "
-        "PHOTOSEEK_MODEL__IMAGE and PHOTOSEEK_MODEL__TEXT at a local model folder (one written by "
-        "SentenceTransformer.save or CLIPModel.save_pretrained), or download it first"
-    )
-
-
-def load_sentence_transformer(name: str, device: str) -> SentenceTransformer:
-    """Load a model with sentence-transformers, never falling back to another model.
-
-    Raises:
-        ModelLoadError: the model cannot be loaded; the message says why and what to set.
-    """
-    from sentence_transformers import SentenceTransformer
-
-    source = os.path.expanduser(name)
-    if source.startswith((".", "/", "~")) and not os.path.isdir(source):
-        raise _load_failure(name, FileNotFoundError(source))
-    try:
-        return SentenceTransformer(source, device=device)
-    except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear line
-        raise _load_failure(name, exc) from exc
-
-
-def _tower(model: SentenceTransformer) -> Any:
-    """The transformers model under the first sentence-transformers module (CLIPModel for CLIP)."""
-    first = model[0]
-    return getattr(first, "model", None) or getattr(first, "auto_model", None)
-
-
-def _embedding_dimension(model: SentenceTransformer) -> int | None:
-    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    return getter()
-
-
-def fingerprint(model: SentenceTransformer, modality: str) -> str:
-    """A digest of the model's architecture and of its output projection weights (in float32).
-
-    The weights make two models with one architecture differ; reading them as float32 before
-    any cast to half precision keeps the digest the same on every device.
-    """
-    import torch
-
-    tower = _tower(model)
-    config = tower.config.to_dict() if tower is not None and hasattr(tower, "config") else {}
-
-    def pick(section: dict[str, Any]) -> dict[str, Any]:
-        return {key: section[key] for key in _FINGERPRINT_KEYS if key in section}
-
-    summary = {"root": pick(config)}
-    for section in ("text_config", "vision_config"):
-        if isinstance(config.get(section), dict):
-            summary[section] = pick(config[section])
-    digest = hashlib.sha256(json.dumps(summary, sort_keys=True).encode())
-    projection = getattr(tower, "visual_projection" if modality == "image" else "text_projection", None)
-    weight = getattr(projection, "weight", None)
-    if weight is None:
-        weight = list(model.parameters())[-1]
-    digest.update(weight.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
-
 
 class ClipEncoder:
     """CLIP text and image encoder on sentence-transformers (see the module docstring).
@@ -234,8 +100,6 @@ class ClipEncoder:
             ModelMismatchError: the two models differ in dimension or space.
             ConfigError: the device or precision asked for is not available.
         """
-        import torch
-
         self.device = choose_device(device)
         self.precision = choose_precision(precision, self.device)
         self.batch_size = choose_batch_size(batch_size, self.device)
@@ -257,7 +121,7 @@ class ClipEncoder:
         for model in {id(self.image_model): self.image_model, id(self.text_model): self.text_model}.values():
             model.to(self._dtype)
             model.eval()
-        self._tower = _tower(self.image_model)
+        self._tower = tower_of(self.image_model)
         self._setup_pixels()
         self._cache = QueryCache(query_cache_size)
         log.info(
@@ -280,7 +144,7 @@ class ClipEncoder:
 
     @staticmethod
     def _identify(model: SentenceTransformer, name: str, modality: str) -> ModelIdentity:
-        dimension = _embedding_dimension(model)
+        dimension = embedding_dimension(model)
         if not dimension:
             raise ModelMismatchError(f"model {name} does not report its embedding dimension; is it a CLIP model?")
         source = os.path.abspath(os.path.expanduser(name)) if os.path.isdir(os.path.expanduser(name)) else name
@@ -386,7 +250,8 @@ class ClipEncoder:
                 f"encode_pixels takes a uint8 array [n, {expected[0]}, {expected[1]}, 3], got "
                 f"{batch.dtype} {list(batch.shape)}; make each image with clip_resize_crop(image, {self.image_size})"
             )
-        chunks = [self._encode_chunk(batch[start : start + self.batch_size]) for start in range(0, len(batch), self.batch_size)]
+        step = self.batch_size
+        chunks = [self._encode_chunk(batch[start : start + step]) for start in range(0, len(batch), step)]
         if not chunks:
             return np.empty((0, self.dimension), dtype=np.float32)
         return np.concatenate(chunks)

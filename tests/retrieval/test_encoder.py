@@ -12,8 +12,9 @@ from PIL import Image
 
 from photoseek.config.settings import ModelSettings
 from photoseek.errors import ModelLoadError, ModelMismatchError
-from photoseek.retrieval.encoder import ClipEncoder, Encoder, QueryCache
+from photoseek.retrieval.encoder import ClipEncoder, Encoder
 from photoseek.retrieval.preprocess import clip_resize_crop
+from photoseek.retrieval.query_cache import QueryCache
 
 
 def _picture(width: int, height: int, seed: int) -> Image.Image:
@@ -112,7 +113,11 @@ def test_empty_inputs_give_empty_arrays(encoder: ClipEncoder) -> None:
 
 @pytest.mark.parametrize(
     "batch",
-    [np.zeros((2, 32, 32, 3), dtype=np.float32), np.zeros((2, 64, 64, 3), dtype=np.uint8), np.zeros((32, 32, 3), dtype=np.uint8)],
+    [
+        np.zeros((2, 32, 32, 3), dtype=np.float32),
+        np.zeros((2, 64, 64, 3), dtype=np.uint8),
+        np.zeros((32, 32, 3), dtype=np.uint8),
+    ],
 )
 def test_encode_pixels_rejects_a_wrong_batch(encoder: ClipEncoder, batch: np.ndarray) -> None:
     with pytest.raises(ValueError, match="clip_resize_crop"):
@@ -236,7 +241,9 @@ def test_missing_text_model_is_not_replaced(tiny_clip_dir: Path) -> None:
 
 
 
-def test_older_sentence_transformers_clip_folder_loads(encoder: ClipEncoder, tiny_clip_dir: Path, tmp_path: Path) -> None:
+def test_older_sentence_transformers_clip_folder_loads(
+    encoder: ClipEncoder, tiny_clip_dir: Path, tmp_path: Path
+) -> None:
     """The layout of sentence-transformers/clip-ViT-B-32: modules.json and a 0_CLIPModel folder."""
     import json
     import shutil
