@@ -128,12 +128,53 @@ def check_pairing(text: ModelIdentity, image: ModelIdentity, *, allow_unpaired_t
     )
 
 
-def stored_identity(store: VectorStore) -> ModelIdentity | None:
-    """The image model recorded in the collection, or None when it has no record."""
-    record = store.get_metadata().get(METADATA_KEY)
+def identity_in_metadata(metadata: Mapping[str, Any]) -> ModelIdentity | None:
+    """The image model recorded in a collection's metadata, or None when it has no record."""
+    record = metadata.get(METADATA_KEY)
     if not isinstance(record, Mapping) or not isinstance(record.get("image_model"), Mapping):
         return None
     return ModelIdentity.from_record(record["image_model"])
+
+
+def stored_identity(store: VectorStore) -> ModelIdentity | None:
+    """The image model recorded in the collection, or None when it has no record."""
+    return identity_in_metadata(store.get_metadata())
+
+
+def check_metadata(
+    metadata: Mapping[str, Any],
+    collection: str,
+    encoder: IdentifiedEncoder,
+    allow_unpaired_text_model: bool = False,
+) -> ModelIdentity | None:
+    """:func:`check_identity` on metadata already read (for clients that fetch it themselves).
+
+    Args:
+        metadata: the collection's metadata (``CollectionInfo.metadata``).
+        collection: the collection's name, for the message.
+        encoder: the encoder about to write or query vectors.
+        allow_unpaired_text_model: accept a text model not known to share the image model's space.
+
+    Returns:
+        the recorded image model identity, or None when the collection has none.
+
+    Raises:
+        ModelIdentityError: the collection was built by another image model.
+        ModelMismatchError: the encoder's text model does not share its image model's space.
+    """
+    image = encoder.identity()
+    check_pairing(encoder.text_identity(), image, allow_unpaired_text_model=allow_unpaired_text_model)
+    recorded = identity_in_metadata(metadata)
+    if recorded is None:
+        return None
+    if recorded.fingerprint != image.fingerprint or recorded.dimension != image.dimension:
+        raise ModelIdentityError(
+            f"collection {collection!r} was built by image model {recorded.describe()} but the "
+            f"configured image model is {image.describe()}; their vectors do not mix. Set "
+            "PHOTOSEEK_MODEL__IMAGE back to the collection's model, or use a new collection for this "
+            "model with PHOTOSEEK_QDRANT__COLLECTION=<new name>"
+        )
+    return recorded
 
 
 def record_identity(store: VectorStore, encoder: IdentifiedEncoder) -> None:
@@ -166,16 +207,4 @@ def check_identity(
         ModelIdentityError: the collection was built by another image model.
         ModelMismatchError: the encoder's text model does not share its image model's space.
     """
-    image = encoder.identity()
-    check_pairing(encoder.text_identity(), image, allow_unpaired_text_model=allow_unpaired_text_model)
-    recorded = stored_identity(store)
-    if recorded is None:
-        return None
-    if recorded.fingerprint != image.fingerprint or recorded.dimension != image.dimension:
-        raise ModelIdentityError(
-            f"collection {store.collection!r} was built by image model {recorded.describe()} but the "
-            f"configured image model is {image.describe()}; their vectors do not mix. Set "
-            "PHOTOSEEK_MODEL__IMAGE back to the collection's model, or use a new collection for this "
-            "model with PHOTOSEEK_QDRANT__COLLECTION=<new name>"
-        )
-    return recorded
+    return check_metadata(store.get_metadata(), store.collection, encoder, allow_unpaired_text_model)

@@ -13,6 +13,7 @@ from photoseek.retrieval.identity import (
     are_paired,
     canonical_name,
     check_identity,
+    check_metadata,
     check_pairing,
     record_identity,
     stored_identity,
@@ -144,3 +145,11 @@ def test_pairing_refuses_another_dimension_even_when_allowed() -> None:
 
 def test_record_round_trip() -> None:
     assert ModelIdentity.from_record(CLIP.to_record()) == CLIP
+
+
+def test_metadata_read_elsewhere_is_checked_the_same_way() -> None:
+    metadata = {METADATA_KEY: {"image_model": CLIP.to_record()}, "owner": "x"}
+    assert check_metadata(metadata, "photos", Pair(MULTILINGUAL, CLIP)) == CLIP
+    assert check_metadata({}, "photos", Pair(OTHER_512, OTHER_512)) is None
+    with pytest.raises(ModelIdentityError, match="'photos' was built by image model sentence-transformers/clip"):
+        check_metadata(metadata, "photos", Pair(OTHER_512, OTHER_512))
