@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 COUNTRIES = ["Iceland", "Norway", "France", "Japan", "Italy", "Spain", "Peru", "Canada", "Kenya", "India"] + [
     f"Country{i}" for i in range(20)
 ]
-WORDS = "dog cat beach snow mountain city night forest car food river bridge sunset street people coffee".split()
+WORDS = ["dog", "cat", "beach", "snow", "mountain", "city", "night", "forest", "car", "food", "river", "bridge", "sunset", "street", "people", "coffee"]
 
 
 def make_collection(n: int, dim: int, seed: int = 0) -> tuple[list[str], np.ndarray, list[dict[str, Any]]]:
@@ -126,13 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import warnings
 
-    from qdrant_client import QdrantClient
-
     from photoseek.config.settings import QdrantSettings
     from photoseek.retrieval.filters import build_filter
     from photoseek.retrieval.search import ImageSearch
     from photoseek.retrieval.store.edge import EdgeStore
     from photoseek.retrieval.store.server import ServerStore
+    from qdrant_client import QdrantClient
 
     warnings.filterwarnings("ignore", message=".*local.*", category=UserWarning)
     print(f"collection: {args.points} points, {args.dim}-d, Unsplash-like payloads; {os.cpu_count()} CPU cores")

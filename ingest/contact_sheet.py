@@ -13,10 +13,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from PIL import Image, ImageDraw, ImageFont, ImageOps
-
 from photoseek.config.settings import UNSPLASH_IMAGE_HOSTS
 from photoseek.retrieval.hits import Hit
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 log = logging.getLogger(__name__)
 
@@ -105,13 +104,13 @@ class ThumbnailSource:
 
 def _open(data: bytes, name: str) -> Image.Image | None:
     try:
-        picture = Image.open(BytesIO(data))
-        picture.draft("RGB", (512, 512))  # JPEG: decode at a fraction of the size
-        picture.load()
+        opened = Image.open(BytesIO(data))
+        opened.draft("RGB", (512, 512))  # JPEG: decode at a fraction of the size
+        opened.load()
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         log.warning("thumbnail %s is not a readable image: %s", name, exc)
         return None
-    picture = ImageOps.exif_transpose(picture) or picture
+    picture: Image.Image = ImageOps.exif_transpose(opened) or opened
     return picture.convert("RGB")
 
 

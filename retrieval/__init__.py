@@ -3,6 +3,14 @@
 Importing it loads no model and no torch; ``ImageSearch.from_settings()`` does that when called.
 """
 
+from photoseek.retrieval.async_search import AsyncImageSearch
+from photoseek.retrieval.encoder import ClipEncoder, Encoder
+from photoseek.retrieval.filters import WHERE_KEYS, build_filter, parse_where
+from photoseek.retrieval.hits import Hit, Location
+from photoseek.retrieval.schema import point_id
+from photoseek.retrieval.search import ImageSearch
+from photoseek.retrieval.store.base import VectorStore
+
 from photoseek.errors import (
     CollectionMismatch,
     CollectionNotFound,
@@ -15,15 +23,9 @@ from photoseek.errors import (
     StoreUnavailable,
     UnsupportedFilter,
 )
-from photoseek.retrieval.async_search import AsyncImageSearch
-from photoseek.retrieval.encoder import ClipEncoder, Encoder
-from photoseek.retrieval.filters import WHERE_KEYS, build_filter, parse_where
-from photoseek.retrieval.hits import Hit, Location
-from photoseek.retrieval.schema import point_id
-from photoseek.retrieval.search import ImageSearch
-from photoseek.retrieval.store.base import VectorStore
 
 __all__ = [
+    "WHERE_KEYS",
     "AsyncImageSearch",
     "ClipEncoder",
     "CollectionMismatch",
@@ -41,7 +43,6 @@ __all__ = [
     "StoreUnavailable",
     "UnsupportedFilter",
     "VectorStore",
-    "WHERE_KEYS",
     "build_filter",
     "parse_where",
     "point_id",

@@ -7,10 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qdrant_client import models
-
 from photoseek.config.settings import RetrievalSettings, Settings, load_settings
-from photoseek.errors import CollectionNotFound, ModelIdentityError, QueryError
 from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.identity import ModelIdentity, check_pairing
 from photoseek.retrieval.search import (
@@ -24,8 +21,15 @@ from photoseek.retrieval.search import (
     _unknown_photo,
     missing_collection,
 )
-from photoseek.retrieval.store.async_server import AsyncVectorStore, ThreadedStore, open_async_store
+from photoseek.retrieval.store.async_server import (
+    AsyncVectorStore,
+    ThreadedStore,
+    open_async_store,
+)
 from photoseek.retrieval.store.base import METADATA_KEY, Record
+from qdrant_client import models
+
+from photoseek.errors import CollectionNotFound, ModelIdentityError, QueryError
 
 if TYPE_CHECKING:
     from photoseek.retrieval.encoder import Encoder

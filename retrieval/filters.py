@@ -6,7 +6,7 @@ import difflib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from qdrant_client import models
@@ -119,7 +119,7 @@ def _when(name: str, value: Any, key: WhereKey) -> datetime:
     else:
         raise _fail(name, value, key)
     # Stored timestamps are RFC 3339 with an offset; a naive bound is read as UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _near(name: str, value: Any, key: WhereKey) -> tuple[float, float, float]:
@@ -258,7 +258,7 @@ def build_filter(
     if filter is None and not must and not must_not:
         return None
     if filter is None:
-        return models.Filter(must=must or None, must_not=must_not or None)
+        return models.Filter(must=list(must) or None, must_not=must_not or None)  # type: ignore[arg-type]
     # Keyword conditions only add to ``must``, so merging them into the caller's filter is
     # the same as ANDing the two, without a nested filter the engine would have to unfold.
     return models.Filter(

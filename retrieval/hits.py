@@ -6,9 +6,8 @@ import math
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from photoseek.retrieval.store.base import Record, ScoredRecord
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Location(BaseModel):
@@ -146,7 +145,7 @@ def _strings(value: Any) -> list[str]:
 def _location(value: Any) -> Location | None:
     if not isinstance(value, dict):
         return None
-    geo = value.get("geo") if isinstance(value.get("geo"), dict) else {}
+    geo: dict[str, Any] = value["geo"] if isinstance(value.get("geo"), dict) else {}
     return Location(
         name=_text(value.get("name")),
         city=_text(value.get("city")),

@@ -12,16 +12,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
-from qdrant_client import models
-
 from photoseek.config.settings import RetrievalSettings, Settings, load_settings
-from photoseek.errors import CollectionMismatch, CollectionNotFound, QueryError
 from photoseek.retrieval.filters import build_filter
 from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.identity import check_identity
 from photoseek.retrieval.schema import point_id
-from photoseek.retrieval.store.base import CollectionInfo, Record, ScoredRecord, VectorStore
+from photoseek.retrieval.store.base import (
+    CollectionInfo,
+    Record,
+    ScoredRecord,
+    VectorStore,
+)
+from PIL import Image, ImageOps, UnidentifiedImageError
+from qdrant_client import models
+
+from photoseek.errors import CollectionMismatch, CollectionNotFound, QueryError
 
 if TYPE_CHECKING:
     from photoseek.retrieval.encoder import Encoder
@@ -52,6 +57,8 @@ def missing_collection(store: VectorStore | AsyncVectorStore) -> CollectionNotFo
 
 class _SearchCore:
     """What both clients share: argument checks, query encoding and the collection check."""
+
+    _checked: bool
 
     def __init__(self, encoder: Encoder, retrieval: RetrievalSettings | None, allow_unpaired_text_model: bool) -> None:
         self.encoder = encoder

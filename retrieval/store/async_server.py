@@ -8,14 +8,31 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
+from photoseek.config.settings import QdrantSettings
+from photoseek.retrieval.store.base import (
+    CollectionInfo,
+    Record,
+    ScoredRecord,
+    VectorStore,
+)
+from photoseek.retrieval.store.retry import is_transient
 from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
-from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryError,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
-from photoseek.config.settings import QdrantSettings
-from photoseek.errors import CollectionNotFound, ConfigError, PhotoseekError, StoreError, StoreUnavailable
-from photoseek.retrieval.store.base import CollectionInfo, Record, ScoredRecord, VectorStore
-from photoseek.retrieval.store.retry import is_transient
+from photoseek.errors import (
+    CollectionNotFound,
+    ConfigError,
+    PhotoseekError,
+    StoreError,
+    StoreUnavailable,
+)
 
 T = TypeVar("T")
 

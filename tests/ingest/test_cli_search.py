@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 from httpserver import LoopbackServer
-from PIL import Image
-
 from photoseek.config import ModelSettings, QdrantSettings
 from photoseek.ingest.cli import main
 from photoseek.ingest.contact_sheet import PLACEHOLDER, sheet_size, tile_box
@@ -19,6 +17,7 @@ from photoseek.retrieval.encoder import ClipEncoder
 from photoseek.retrieval.identity import record_identity
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.edge import EdgeStore
+from PIL import Image
 
 # photo_id -> colour of its (solid) picture
 LOCAL = {"pics/red.png": (220, 20, 20), "pics/green.png": (20, 200, 40), "pics/blue.png": (30, 40, 220)}

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from photoseek.retrieval.filters import (
+    WHERE_KEYS,
+    build_filter,
+    parse_where,
+    where_conditions,
+)
+from photoseek.retrieval.schema import FIELDS_BY_PATH
 from qdrant_client import models
 
 from photoseek.errors import QueryError
-from photoseek.retrieval.filters import WHERE_KEYS, build_filter, parse_where, where_conditions
-from photoseek.retrieval.schema import FIELDS_BY_PATH
 
 
 def _only(where: dict[str, Any]) -> Any:
@@ -52,8 +57,8 @@ def test_min_and_max_on_one_field_become_one_range() -> None:
 def test_dates_become_utc_datetime_ranges() -> None:
     condition = _only({"submitted_after": date(2020, 1, 2), "submitted_before": "2021-03-04T05:06:07Z"})
     assert condition.key == "submitted_at"
-    assert condition.range.gte == datetime(2020, 1, 2, tzinfo=timezone.utc)
-    assert condition.range.lte == datetime(2021, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
+    assert condition.range.gte == datetime(2020, 1, 2, tzinfo=UTC)
+    assert condition.range.lte == datetime(2021, 3, 4, 5, 6, 7, tzinfo=UTC)
 
 
 def test_near_is_a_geo_radius_in_metres() -> None:
@@ -148,7 +153,7 @@ def test_parse_where_types_command_line_values() -> None:
         "featured": True,
         "keywords_any": ["dog", "beach"],
         "near": (64.1, -21.9, 25.0),
-        "submitted_after": datetime(2020, 1, 1, tzinfo=timezone.utc),
+        "submitted_after": datetime(2020, 1, 1, tzinfo=UTC),
         "text_contains": "red bicycle",
     }
     assert build_filter(None, parsed) is not None

@@ -6,12 +6,15 @@ import math
 import re
 import threading
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from photoseek.retrieval import Hit, ImageSearch
+from photoseek.retrieval.filters import WHERE_KEYS
+from photoseek.retrieval.schema import point_id
 from PIL import Image
 from qdrant_client import models
 from test_search_support import (
@@ -24,14 +27,10 @@ from test_search_support import (
 )
 
 from photoseek.errors import QueryError
-from photoseek.retrieval import Hit, ImageSearch
-from photoseek.retrieval.filters import WHERE_KEYS
-from photoseek.retrieval.schema import point_id
 
 __all__ = ["filled_store", "photos"]  # fixtures used by name
 
 QUERY = "a dog on the beach"
-UTC = timezone.utc
 
 
 def _loc(p: Mapping[str, Any], key: str) -> Any:

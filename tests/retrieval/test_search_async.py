@@ -9,14 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
-from qdrant_client import AsyncQdrantClient, models
-from test_search_support import WordEncoder, fill, fill_async, make_photos, open_sync_store
-
 from photoseek.config import QdrantSettings
-from photoseek.errors import CollectionNotFound, QueryError, StoreUnavailable
 from photoseek.retrieval import AsyncImageSearch, Hit, ImageSearch
 from photoseek.retrieval.store.async_server import AsyncServerStore, ThreadedStore
+from PIL import Image
+from qdrant_client import AsyncQdrantClient, models
+from test_search_support import (
+    WordEncoder,
+    fill,
+    fill_async,
+    make_photos,
+    open_sync_store,
+)
+
+from photoseek.errors import CollectionNotFound, QueryError, StoreUnavailable
 
 QUERIES: list[tuple[str, Callable[[Any], Any]]] = [
     ("search", lambda s: s.search("a dog on the beach", limit=8, exact=True)),

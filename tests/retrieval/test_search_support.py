@@ -8,20 +8,19 @@ import re
 import uuid
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image
-from qdrant_client import AsyncQdrantClient, QdrantClient, models
-
 from photoseek.config import QdrantSettings
 from photoseek.retrieval.identity import ModelIdentity
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.edge import EdgeStore
 from photoseek.retrieval.store.server import ServerStore
+from PIL import Image
+from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 DIM = 16
 N_PHOTOS = 240
@@ -97,7 +96,7 @@ def make_photos(n: int = N_PHOTOS, seed: int = 7) -> tuple[list[str], np.ndarray
     rng = np.random.default_rng(seed)
     vectors = rng.standard_normal((n, DIM)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    base = datetime(2016, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2016, 1, 1, tzinfo=UTC)
     ids, payloads = [], []
     for i in range(n):
         source = "folder" if i % 10 == 9 else "unsplash"
