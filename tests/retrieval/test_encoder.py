@@ -264,3 +264,11 @@ def test_older_sentence_transformers_clip_folder_loads(
     batch = np.stack([clip_resize_crop(image, 32) for image in varied_images()[:3]])
     np.testing.assert_allclose(legacy.encode_pixels(batch), encoder.encode_pixels(batch), atol=1e-6)
     np.testing.assert_allclose(legacy.encode_text(["a dog"]), encoder.encode_text(["a dog"]), atol=1e-6)
+
+
+def test_tiny_clip_command_line_writes_a_loadable_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tiny_clip import main
+
+    assert main([str(tmp_path / "demo-model"), "--dim", "8"]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "demo-model")
+    assert ClipEncoder(str(tmp_path / "demo-model"), device="cpu").dimension == 8
