@@ -1,0 +1,61 @@
+"""The settings an evaluation compares: each text model, searched with HNSW and (``--compare``) exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from photoseek.config.settings import Settings
+from photoseek.ingest.evaluation.runner import Setting
+from photoseek.retrieval.encoder import Encoder
+from photoseek.retrieval.search import ImageSearch
+from photoseek.retrieval.store.base import VectorStore
+
+
+def text_encoder(settings: Settings, text_model: str) -> Encoder:
+    """A CLIP encoder with the configured image model and ``text_model`` for the queries.
+
+    Raises:
+        ModelLoadError: the model cannot be loaded.
+        ModelMismatchError: the text model is not known to share the image model's space
+            (unless PHOTOSEEK_MODEL__ALLOW_UNPAIRED_TEXT_MODEL is set).
+    """
+    from photoseek.retrieval.encoder import ClipEncoder
+
+    model = settings.model.model_copy(update={"text": text_model})
+    return ClipEncoder.from_settings(model)
+
+
+def build_settings(
+    settings: Settings,
+    store: VectorStore,
+    *,
+    text_models: Sequence[str] = (),
+    compare: bool = False,
+    encoders: dict[str, Encoder] | None = None,
+) -> list[Setting]:
+    """One ``Setting`` per text model and search mode, all on one store.
+
+    Args:
+        settings: the configuration (image model, device, retrieval defaults).
+        store: the collection to search.
+        text_models: the text models to compare; empty = the configured one.
+        compare: search each way (HNSW and exact); otherwise only the configured way
+            (PHOTOSEEK_RETRIEVAL__EXACT).
+        encoders: encoders already loaded, by text model name (reused, not loaded again).
+    """
+    names = list(dict.fromkeys(text_models)) or [settings.model.text]
+    modes = [False, True] if compare else [settings.retrieval.exact]
+    loaded = dict(encoders or {})
+    result: list[Setting] = []
+    for name in names:
+        encoder = loaded.get(name) or text_encoder(settings, name)
+        loaded[name] = encoder
+        search = ImageSearch(
+            store,
+            encoder,
+            retrieval=settings.retrieval,
+            allow_unpaired_text_model=settings.model.allow_unpaired_text_model,
+        )
+        search.check()  # fail on a model that did not build this collection before any query runs
+        result.extend(Setting(search=search, text_model=name, exact=exact) for exact in modes)
+    return result

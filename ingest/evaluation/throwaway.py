@@ -1,0 +1,58 @@
+"""The throw-away collection of a captions evaluation: its images ingested once, reused while complete."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from photoseek.config.settings import IngestSettings
+from photoseek.ingest.evaluation.captions import CaptionSet, caption_source, stored_images
+from photoseek.ingest.ledger import Ledger
+from photoseek.ingest.pipeline import Pipeline, PipelineOptions
+from photoseek.ingest.report import IngestReport
+from photoseek.retrieval.encoder import ClipEncoder
+from photoseek.retrieval.identity import check_identity, record_identity, stored_identity
+from photoseek.retrieval.store.base import VectorStore
+
+log = logging.getLogger(__name__)
+
+
+def ensure_captions_collection(
+    store: VectorStore,
+    encoder: ClipEncoder,
+    caption_set: CaptionSet,
+    images_dir: Path,
+    *,
+    ingest: IngestSettings,
+    failures_file: Path,
+    allow_unpaired_text_model: bool = False,
+) -> IngestReport | None:
+    """Ingest the caption set's images into ``store`` unless every one of them is there already.
+
+    A partly built collection (a run stopped half-way) is completed: the pipeline skips the
+    images already stored. Images that cannot be read are recorded in ``failures_file``.
+
+    Returns:
+        The ingest report, or None when the collection was complete.
+
+    Raises:
+        ModelIdentityError: the collection was built by another image model.
+        SourceError / StoreError: the images or the store cannot be used at all.
+    """
+    if store.collection_exists():
+        check_identity(store, encoder, allow_unpaired_text_model)
+        if len(stored_images(store, caption_set.images)) == len(caption_set.images):
+            log.info("collection %s holds all %d images already", store.collection, len(caption_set.images))
+            return None
+    store.ensure_collection(encoder.dimension)
+    if stored_identity(store) is None:
+        record_identity(store, encoder)
+    pipeline = Pipeline(
+        caption_source(caption_set.images, images_dir),
+        store=store,
+        encoder=encoder,
+        ingest=ingest,
+        ledger=Ledger(failures_file),
+        options=PipelineOptions(batch_size=encoder.batch_size),
+    )
+    return pipeline.run()
