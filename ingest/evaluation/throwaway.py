@@ -30,7 +30,8 @@ def ensure_captions_collection(
     """Ingest the caption set's images into ``store`` unless every one of them is there already.
 
     A partly built collection (a run stopped half-way) is completed: the pipeline skips the
-    images already stored. Images that cannot be read are recorded in ``failures_file``.
+    images already stored. Images that cannot be read are recorded in ``failures_file``; a
+    listed file that does not exist does not count against completeness.
 
     Returns:
         The ingest report, or None when the collection was complete.
@@ -41,8 +42,10 @@ def ensure_captions_collection(
     """
     if store.collection_exists():
         check_identity(store, encoder, allow_unpaired_text_model)
-        if len(stored_images(store, caption_set.images)) == len(caption_set.images):
-            log.info("collection %s holds all %d images already", store.collection, len(caption_set.images))
+        # A listed file that does not exist fails every time; it cannot make the collection incomplete.
+        present = [name for name in caption_set.images if (images_dir / name).is_file()]
+        if len(stored_images(store, present)) == len(present):
+            log.info("collection %s holds all %d images already", store.collection, len(present))
             return None
     store.ensure_collection(encoder.dimension)
     if stored_identity(store) is None:
