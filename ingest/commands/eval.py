@@ -89,11 +89,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_unsplash(args: argparse.Namespace, settings: Any) -> EvalReport:
-    from photoseek.errors import QueryError
     from photoseek.ingest.evaluation.searchers import build_settings
     from photoseek.ingest.evaluation.unsplash import evaluate_unsplash
     from photoseek.retrieval.search import missing_collection
     from photoseek.retrieval.store import open_store
+
+    from photoseek.errors import QueryError
 
     if args.min_relevant < 1 or args.queries < 0:
         raise QueryError("--min-relevant must be >= 1 and --queries >= 0")
@@ -111,11 +112,16 @@ def _run_unsplash(args: argparse.Namespace, settings: Any) -> EvalReport:
 
 
 def _run_captions(args: argparse.Namespace, settings: Any) -> EvalReport:
-    from photoseek.errors import QueryError, SourceError
-    from photoseek.ingest.evaluation.captions import collection_name, evaluate_captions, read_captions
+    from photoseek.ingest.evaluation.captions import (
+        collection_name,
+        evaluate_captions,
+        read_captions,
+    )
     from photoseek.ingest.evaluation.searchers import build_settings, text_encoder
     from photoseek.ingest.evaluation.throwaway import ensure_captions_collection
     from photoseek.retrieval.store import open_store
+
+    from photoseek.errors import QueryError, SourceError
 
     if args.captions_per_image is not None and args.captions_per_image < 1:
         raise QueryError("--captions-per-image must be >= 1")
@@ -155,7 +161,12 @@ def _run_captions(args: argparse.Namespace, settings: Any) -> EvalReport:
 
 
 def _output(report: EvalReport, args: argparse.Namespace) -> None:
-    from photoseek.ingest.evaluation.report import format_table, write_json, write_plot, write_query_lines
+    from photoseek.ingest.evaluation.report import (
+        format_table,
+        write_json,
+        write_plot,
+        write_query_lines,
+    )
 
     print(format_table(report))
     per_query = args.per_query

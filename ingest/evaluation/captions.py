@@ -22,12 +22,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from photoseek.errors import SourceError
 from photoseek.ingest.evaluation.report import EvalReport
 from photoseek.ingest.evaluation.runner import JudgedQuery, Setting, run_setting
 from photoseek.ingest.sources.record import SourceFailure, SourceRecord
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.base import VectorStore
+
+from photoseek.errors import SourceError
 
 KS = (1, 5, 10)
 COLUMNS = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"]
@@ -189,8 +190,8 @@ def evaluate_captions(
     dropped = len(caption_set.captions) - len(queries)
     results = [run_setting(s, queries, ks=ks, key=lambda hit: hit.photo_id) for s in settings]
     notes = [
-        f"{len(queries)} captions of {len(stored)} images; recall@k = share of captions whose image "
-        "is in the top k (text->image, as in the CLIP paper)",
+        (f"{len(queries)} captions of {len(stored)} images; recall@k = share of captions whose image "
+        "is in the top k (text->image, as in the CLIP paper)"),
     ]
     if dropped:
         notes.append(f"warning: {dropped} captions left out because their image could not be ingested; "

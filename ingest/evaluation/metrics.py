@@ -139,7 +139,7 @@ def mrr_at_k(ranked: Sequence[str], relevant: Collection[str], k: int, scores: S
         total = math.comb(n, r)
         return sum(
             math.comb(n - 1 - j, r - 1) / total / (group.start + j + 1)
-            for j in range(0, n - r + 1)
+            for j in range(n - r + 1)
             if group.start + j < k
         )
     return 0.0

@@ -15,8 +15,9 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from photoseek.errors import SourceError
 from photoseek.ingest.sources.tsv import BadRow, iter_rows, table_parts
+
+from photoseek.errors import SourceError
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from photoseek.errors import PhotoseekError
 from photoseek.ingest.evaluation.runner import SettingResult, differences
+
+from photoseek.errors import PhotoseekError
 
 
 @dataclass

@@ -8,8 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from photoseek.ingest.evaluation.metrics import first_relevant_rank, mean_metrics, query_metrics, recall_curve
+from photoseek.ingest.evaluation.metrics import (
+    first_relevant_rank,
+    mean_metrics,
+    query_metrics,
+    recall_curve,
+)
 from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.search import ImageSearch
 

@@ -6,12 +6,20 @@ import logging
 from pathlib import Path
 
 from photoseek.config.settings import IngestSettings
-from photoseek.ingest.evaluation.captions import CaptionSet, caption_source, stored_images
+from photoseek.ingest.evaluation.captions import (
+    CaptionSet,
+    caption_source,
+    stored_images,
+)
 from photoseek.ingest.ledger import Ledger
 from photoseek.ingest.pipeline import Pipeline, PipelineOptions
 from photoseek.ingest.report import IngestReport
 from photoseek.retrieval.encoder import ClipEncoder
-from photoseek.retrieval.identity import check_identity, record_identity, stored_identity
+from photoseek.retrieval.identity import (
+    check_identity,
+    record_identity,
+    stored_identity,
+)
 from photoseek.retrieval.store.base import VectorStore
 
 log = logging.getLogger(__name__)

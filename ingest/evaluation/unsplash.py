@@ -6,13 +6,13 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from qdrant_client import models
-
-from photoseek.errors import SourceError
 from photoseek.ingest.evaluation.queries import QuerySet, build_queries
 from photoseek.ingest.evaluation.report import EvalReport
 from photoseek.ingest.evaluation.runner import JudgedQuery, Setting, run_setting
 from photoseek.retrieval.store.base import VectorStore
+from qdrant_client import models
+
+from photoseek.errors import SourceError
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +92,8 @@ def evaluate_unsplash(
         **query_set.describe(),
     }
     notes = [
-        f"{len(queries)} queries sampled (seed {seed}) from {query_set.eligible} keywords with >= {min_relevant} "
-        f"relevant photos in the collection; bands are keyword frequencies over the whole dataset",
+        (f"{len(queries)} queries sampled (seed {seed}) from {query_set.eligible} keywords with >= {min_relevant} "
+        f"relevant photos in the collection; bands are keyword frequencies over the whole dataset"),
         "recall@k: share of a keyword's relevant photos in the top k; hit@k: any of them in the top k",
     ]
     return EvalReport("unsplash", store.collection, list(COLUMNS), results, info=info, notes=notes)

@@ -14,14 +14,13 @@ from typing import Any
 import numpy as np
 import pytest
 from datasets import CONVERSION_COLUMNS, jpeg_bytes, photo_color, write_lite_dataset
-from PIL import Image
-
 from photoseek.config.settings import ModelSettings, QdrantSettings
 from photoseek.ingest.cli import main
 from photoseek.ingest.evaluation.metrics import query_metrics
 from photoseek.retrieval.encoder import ClipEncoder
 from photoseek.retrieval.store.base import VectorStore
 from photoseek.retrieval.store.edge import EdgeStore
+from PIL import Image
 
 N_PHOTOS = 20
 # keyword -> indexes of the photos downloaded after searching it ("gone" ones are not stored)

@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-
 from photoseek.ingest.evaluation.metrics import (
     expected_gains,
     first_relevant_rank,

@@ -7,9 +7,14 @@ from pathlib import Path
 
 import pytest
 from datasets import CONVERSION_COLUMNS, KEYWORD_COLUMNS
+from photoseek.ingest.evaluation.queries import (
+    band_labels,
+    band_of,
+    build_queries,
+    normalise_keyword,
+)
 
 from photoseek.errors import SourceError
-from photoseek.ingest.evaluation.queries import band_labels, band_of, build_queries, normalise_keyword
 
 STORED = {f"P{i}" for i in range(10)}
 
