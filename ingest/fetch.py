@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib.util
 import os
 import random
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -32,16 +30,10 @@ from tenacity import (
 
 from photoseek.errors import ItemError, PermanentItemError, TransientItemError
 
-# httpcore tries `import sniffio` each time it makes a lock (several per request); when the
-# package is absent, each try searches sys.path on disk (measured: ~4 ms of CPU per download
-# at 64 connections). Recording the absence once makes the failed import instant.
-if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
-
 MAX_REDIRECTS = 5
 # Types a CDN may label an image with besides image/*.
 BINARY_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", ""})
-USER_AGENT = "photoseek/0.1 (+https://github.com/photoseek)"
+USER_AGENT = "photoseek/0.1"
 # httpcore scans every pooled connection (a syscall each) whenever it schedules a request, so
 # CPU per download grows with the pool. Several small pools, each request going to the least
 # busy one, keep the scan short (measured here at 64 connections: ~2 ms of CPU per download

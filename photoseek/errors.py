@@ -13,6 +13,7 @@
     │   ├── CollectionMismatch      vector size or distance differ from the model's
     │   └── UnsupportedFilter       a filter condition the embedded engine cannot run
     ├── QueryError (also ValueError) a query is empty or a filter argument is invalid
+    │   └── PhotoNotFound           ``similar()`` names a photo that is not in the collection
     ├── SourceError                 an input folder or dataset cannot be read at all
     └── ItemError                   one input item failed; it carries a short ``reason``
         ├── TransientItemError      worth a retry (timeout, 5xx, 429, reset connection)
@@ -75,6 +76,10 @@ class UnsupportedFilter(StoreError, ValueError):
 
 class QueryError(PhotoseekError, ValueError):
     """A query or a filter argument is invalid (empty text, unknown field, impossible range)."""
+
+
+class PhotoNotFound(QueryError):
+    """A photo named by id is not in the collection (a service may answer 404)."""
 
 
 class SourceError(PhotoseekError):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from photoseek.config.settings import RetrievalSettings, Settings, load_settings
 from photoseek.retrieval.hits import Hit
-from photoseek.retrieval.identity import ModelIdentity, check_pairing
 from photoseek.retrieval.search import (
     ImageInput,
     _candidate_ids,
@@ -26,10 +25,10 @@ from photoseek.retrieval.store.async_server import (
     ThreadedStore,
     open_async_store,
 )
-from photoseek.retrieval.store.base import METADATA_KEY, Record
+from photoseek.retrieval.store.base import Record
 from qdrant_client import models
 
-from photoseek.errors import CollectionNotFound, ModelIdentityError, QueryError
+from photoseek.errors import CollectionNotFound, QueryError
 
 if TYPE_CHECKING:
     from photoseek.retrieval.encoder import Encoder
@@ -98,24 +97,8 @@ class AsyncImageSearch(_SearchCore):
                 raise missing_collection(self.store)
             info = await self.store.info()
             self._check_info(self.store, info)
-            self._check_identity(info.metadata)
+            self._check_identity(info.metadata, self.store.collection)
             self._checked = True
-
-    def _check_identity(self, metadata: Mapping[str, Any]) -> None:
-        if not (hasattr(self.encoder, "identity") and hasattr(self.encoder, "text_identity")):
-            return
-        image = self.encoder.identity()
-        check_pairing(self.encoder.text_identity(), image, allow_unpaired_text_model=self._allow_unpaired)
-        record = metadata.get(METADATA_KEY)
-        if not isinstance(record, Mapping) or not isinstance(record.get("image_model"), Mapping):
-            return  # a collection without a record is accepted, as ImageSearch does
-        recorded = ModelIdentity.from_record(record["image_model"])
-        if (recorded.fingerprint, recorded.dimension) != (image.fingerprint, image.dimension):
-            raise ModelIdentityError(
-                f"collection {self.store.collection!r} was built by image model {recorded.describe()} but the "
-                f"configured image model is {image.describe()}; their vectors do not mix. Set "
-                "PHOTOSEEK_MODEL__IMAGE back to the collection's model, or use a new collection"
-            )
 
     async def search(
         self,

@@ -56,7 +56,10 @@ def load_sentence_transformer(name: str, device: str) -> SentenceTransformer:
         ModelLoadError: the model cannot be loaded; the message says why and what to set.
     """
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    # A per-load "Loading weights" bar on every search would bury the command's own output.
+    transformers_logging.disable_progress_bar()
     source = os.path.expanduser(name)
     if source.startswith((".", "/", "~")) and not os.path.isdir(source):
         raise _load_failure(name, FileNotFoundError(source))

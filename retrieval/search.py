@@ -15,7 +15,7 @@ import numpy as np
 from photoseek.config.settings import RetrievalSettings, Settings, load_settings
 from photoseek.retrieval.filters import build_filter
 from photoseek.retrieval.hits import Hit
-from photoseek.retrieval.identity import check_identity
+from photoseek.retrieval.identity import check_metadata
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.base import (
     CollectionInfo,
@@ -26,7 +26,7 @@ from photoseek.retrieval.store.base import (
 from PIL import Image, ImageOps, UnidentifiedImageError
 from qdrant_client import models
 
-from photoseek.errors import CollectionMismatch, CollectionNotFound, QueryError
+from photoseek.errors import CollectionMismatch, CollectionNotFound, PhotoNotFound, QueryError
 
 if TYPE_CHECKING:
     from photoseek.retrieval.encoder import Encoder
@@ -111,6 +111,11 @@ class _SearchCore:
     def _encode_image(self, image: ImageInput) -> np.ndarray:
         return np.asarray(self.encoder.encode_images([read_image(image)]), dtype=np.float32)[0]
 
+    def _check_identity(self, metadata: Mapping[str, Any], collection: str) -> None:
+        """Refuse a collection built by another image model (encoders that can tell theirs)."""
+        if hasattr(self.encoder, "identity") and hasattr(self.encoder, "text_identity"):
+            check_metadata(metadata, collection, self.encoder, self._allow_unpaired)  # type: ignore[arg-type]
+
     def _check_info(self, store: VectorStore | AsyncVectorStore, info: CollectionInfo) -> None:
         dimension = int(self.encoder.dimension)
         if info.vector_size != dimension:
@@ -164,8 +169,8 @@ def _photo_filter(photo_id: str, source: str | None) -> models.Filter:
     return models.Filter(must=must)
 
 
-def _unknown_photo(photo_id: str, collection: str) -> QueryError:
-    return QueryError(
+def _unknown_photo(photo_id: str, collection: str) -> PhotoNotFound:
+    return PhotoNotFound(
         f"no photo {photo_id!r} in collection {collection!r}; give a stored photo_id (the Unsplash id, "
         "or the path relative to the ingested folder) or a point id"
     )
@@ -260,9 +265,9 @@ class ImageSearch(_SearchCore):
                 return
             if not self.store.collection_exists():
                 raise missing_collection(self.store)
-            self._check_info(self.store, self.store.info())
-            if hasattr(self.encoder, "identity") and hasattr(self.encoder, "text_identity"):
-                check_identity(self.store, self.encoder, allow_unpaired_text_model=self._allow_unpaired)  # type: ignore[arg-type]
+            info = self.store.info()
+            self._check_info(self.store, info)
+            self._check_identity(info.metadata, self.store.collection)
             self._checked = True
 
     def search(

@@ -137,6 +137,10 @@ def run(args: argparse.Namespace) -> int:
     if retry_ids is not None and not retry_ids:
         print(f"nothing to retry: {ledger.path} lists no photo that can be retried")
         return 0
+    joins = getattr(source, "joins", None)
+    if joins is not None and not joins.is_current():
+        print(f"indexing the keywords, colours and collections of {args.dataset_dir} (once; minutes for the Full dataset)...")
+        joins.ensure_built()
     encoder = ClipEncoder.from_settings(settings.model)
     store = open_store(settings.qdrant)
     try:

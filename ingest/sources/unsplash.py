@@ -301,6 +301,8 @@ class UnsplashSource:
     def _record(self, key: str, photo_id: str, payload: dict[str, Any], ref: str) -> SourceRecord | SourceFailure:
         local = self.images_dir / f"{photo_id}.jpg" if self.images_dir is not None else None
         if local is not None and local.is_file():
+            # The contact sheet and other local tools read the picture from here.
+            payload["path"] = str(local.resolve())
             return SourceRecord(key, photo_id, SOURCE, payload, local_path=local)
         image_url = payload.get("image_url")
         if image_url is None:

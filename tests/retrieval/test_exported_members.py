@@ -19,6 +19,7 @@ EXPECTED = {
     "ModelError",
     "ModelIdentityError",
     "ModelLoadError",
+    "PhotoNotFound",
     "PhotoseekError",
     "QueryError",
     "StoreError",

@@ -26,7 +26,7 @@ from test_search_support import (
     word_vector,
 )
 
-from photoseek.errors import QueryError
+from photoseek.errors import PhotoNotFound, QueryError
 
 __all__ = ["filled_store", "photos"]  # fixtures used by name
 
@@ -181,7 +181,7 @@ def test_similar_uses_the_stored_vector_and_leaves_the_photo_out(filled_store: A
 
 
 def test_similar_of_an_unknown_photo_says_so(filled_store: Any) -> None:
-    with pytest.raises(QueryError, match=r"no photo 'nope' in collection 'photos'.*photo_id"):
+    with pytest.raises(PhotoNotFound, match=r"no photo 'nope' in collection 'photos'.*photo_id"):
         ImageSearch(filled_store, WordEncoder()).similar("nope")
 
 

@@ -16,7 +16,7 @@ import pytest
 from qdrant_client import models
 
 from photoseek.config.settings import QdrantSettings
-from photoseek.errors import StoreError, StoreLocked
+from photoseek.errors import StoreError
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.edge import METADATA_FILE, EdgeStore
 
