@@ -28,7 +28,17 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-MODEL_DIR = Path(tempfile.gettempdir()) / "photoseek-bench-clip-vit-b-32-random"
+MODEL_DIR = Path(tempfile.gettempdir()) / "photoseek-bench-clip-vit-b-32-random-words"
+
+# Words the benchmark model's tokenizer keeps whole, as real CLIP's 49,408-token vocabulary
+# does: a query then costs the text tower one token a word, not one a character.
+QUERY_WORDS = (
+    "a an the of in on at and with by from to for near under over is are photo picture image "
+    "dog dogs cat cats beach snow mountain mountains city night forest car cars food river bridge "
+    "sunset sunrise street people person woman man child coffee red blue green yellow black white "
+    "bicycle bike tree trees sky sea ocean lake house building road winter summer autumn spring "
+    "flower flowers bird birds horse water rain fog light dark old new small big number"
+).split() + [str(n) for n in range(1000)]
 
 
 def build_model(folder: Path) -> Path:
@@ -45,7 +55,7 @@ def build_model(folder: Path) -> Path:
     ids = {"bos_token_id": vocab[BOS], "eos_token_id": vocab[EOS], "pad_token_id": vocab[EOS]}
     config = CLIPConfig(text_config=ids)
     torch.manual_seed(0)
-    save_clip_folder(folder, CLIPModel(config).eval())
+    save_clip_folder(folder, CLIPModel(config).eval(), words=QUERY_WORDS)
     return folder
 
 

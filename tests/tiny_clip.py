@@ -9,6 +9,7 @@ model. Run ``python tests/tiny_clip.py OUT_DIR`` to write one.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,6 +39,31 @@ def _vocab() -> dict[str, int]:
     alphabet = _byte_alphabet()
     tokens = alphabet + [c + "</w>" for c in alphabet] + [BOS, EOS]
     return {token: index for index, token in enumerate(tokens)}
+
+
+def word_merges(words: list[str], vocab: dict[str, int]) -> list[tuple[str, str]]:
+    """BPE merges (their tokens added to ``vocab``) that make each of ``words`` a single token.
+
+    Real CLIP's 49,408-token vocabulary holds most English words whole, so a query costs about
+    one token a word; with these merges a benchmark model's tokenizer does the same for the
+    given words instead of one token per character. The merges come from training a BPE model
+    on the words, so that they form one consistent table.
+    """
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    if not words:
+        return []
+    bpe = Tokenizer(models.BPE(end_of_word_suffix="</w>"))
+    bpe.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    trainer = trainers.BpeTrainer(
+        vocab_size=len(vocab) + 64 * len(words), min_frequency=1, end_of_word_suffix="</w>",
+        initial_alphabet=_byte_alphabet(), show_progress=False,
+    )
+    bpe.train_from_iterator(words, trainer)
+    model = json.loads(bpe.to_str())["model"]
+    for token in sorted(model["vocab"], key=model["vocab"].get):
+        vocab.setdefault(token, len(vocab))
+    return [tuple(pair) if isinstance(pair, list) else tuple(pair.split(" ")) for pair in model["merges"]]
 
 
 def build_tiny_clip(
@@ -98,12 +124,14 @@ def build_tiny_clip(
     return save_clip_folder(folder, model)
 
 
-def save_clip_folder(folder: Path, model: CLIPModel) -> Path:
+def save_clip_folder(folder: Path, model: CLIPModel, words: list[str] | None = None) -> Path:
     """Save ``model`` with a byte-level CLIP tokenizer and a matching CLIP image processor.
 
     Args:
         folder: where to write (created if missing).
-        model: a transformers ``CLIPModel``; its text vocabulary must hold at least 514 tokens.
+        model: a transformers ``CLIPModel``; its text vocabulary must hold at least 514 tokens
+            (plus the tokens that ``words`` add).
+        words: words the tokenizer keeps whole (one token each, as real CLIP's does).
 
     Returns:
         ``folder``, loadable with ``SentenceTransformer(str(folder))``.
@@ -114,11 +142,12 @@ def save_clip_folder(folder: Path, model: CLIPModel) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     vocab = _vocab()
+    merges = word_merges(sorted(set(words or [])), vocab)
     if model.config.text_config.vocab_size < len(vocab):
         raise ValueError(f"the text model needs a vocabulary of at least {len(vocab)} tokens")
     size = model.config.vision_config.image_size
     model.save_pretrained(folder)
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
     image_processor = CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
     CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
     return folder
