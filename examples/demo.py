@@ -44,7 +44,7 @@ def _draw(shape: str, color: tuple[int, int, int], size: tuple[int, int]) -> Ima
 def make_photos() -> tuple[Path, Path]:
     """Write the dataset folder and the images folder; returns both."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from datasets import write_lite_dataset
+    from photo_datasets import write_lite_dataset
 
     dataset, images = DEMO / "lite", DEMO / "images"
     shutil.rmtree(DEMO / "lite", ignore_errors=True)

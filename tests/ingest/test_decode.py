@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from datasets import bad_images, mode_images, photo_jpeg, rotated_jpeg
+from photo_datasets import bad_images, mode_images, photo_jpeg, rotated_jpeg
 from photoseek.ingest.decode import DecodePool, decode_image
 from photoseek.retrieval.preprocess import clip_resize_crop
 from PIL import Image

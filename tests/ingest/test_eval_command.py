@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from datasets import CONVERSION_COLUMNS, jpeg_bytes, photo_color, write_lite_dataset
+from photo_datasets import CONVERSION_COLUMNS, jpeg_bytes, photo_color, write_lite_dataset
 from photoseek.config.settings import ModelSettings, QdrantSettings
 from photoseek.ingest.cli import main
 from photoseek.ingest.evaluation.metrics import query_metrics

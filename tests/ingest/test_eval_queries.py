@@ -6,7 +6,7 @@ import gzip
 from pathlib import Path
 
 import pytest
-from datasets import CONVERSION_COLUMNS, KEYWORD_COLUMNS
+from photo_datasets import CONVERSION_COLUMNS, KEYWORD_COLUMNS
 from photoseek.ingest.evaluation.queries import (
     band_labels,
     band_of,

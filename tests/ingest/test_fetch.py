@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from datasets import jpeg_bytes, photo_jpeg
+from photo_datasets import jpeg_bytes, photo_jpeg
 from httpserver import LoopbackServer, Reply, Reset, Stall, redirect
 from photoseek.config.settings import IngestSettings
 from photoseek.ingest.fetch import Fetched, Fetcher

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from datasets import jpeg_bytes
+from photo_datasets import jpeg_bytes
 from photoseek.ingest.sources import FolderSource, SourceRecord
 from photoseek.retrieval.schema import FIELDS_BY_PATH, point_id
 from PIL import Image

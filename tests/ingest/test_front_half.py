@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import numpy as np
-from datasets import write_lite_dataset
+from photo_datasets import write_lite_dataset
 from httpserver import LoopbackServer, Reply, Reset
 from photoseek.config.settings import IngestSettings
 from photoseek.ingest.decode import DecodePool

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from datasets import LiteDataset, jpeg_bytes, write_lite_dataset
+from photo_datasets import LiteDataset, jpeg_bytes, write_lite_dataset
 from httpserver import LoopbackServer, Reply
 from qdrant_client import QdrantClient
 
