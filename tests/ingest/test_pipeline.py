@@ -194,6 +194,8 @@ def test_refresh_payload_rewrites_payloads_without_reencoding(tmp_path: Path, en
     assert report.refreshed == 6 and report.indexed == 0 and report.failed == 0
     after = _snapshot(store)
     assert after[target][0] == before[target][0]
+    # A picture read from --images-dir is named in the payload (the contact sheet reads it there).
+    assert after[target][0]["path"] == str((images / f"{data.photo_ids[0]}.jpg").resolve())
     assert np.allclose(after[target][1], before[target][1])
     store.close()
 
