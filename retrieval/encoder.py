@@ -122,6 +122,14 @@ class ClipEncoder:
             model.to(self._dtype)
             model.eval()
         self._tower = tower_of(self.image_model)
+        # A CLIP text tower is called directly (see _encode_text_chunk); any other text model
+        # (the multilingual DistilBERT one) goes through SentenceTransformer.encode.
+        text_tower = tower_of(self.text_model)
+        self._text_tower = (
+            text_tower
+            if hasattr(text_tower, "get_text_features") and hasattr(self.text_model, "preprocess")
+            else None
+        )
         self._setup_pixels()
         self._cache = QueryCache(query_cache_size)
         log.info(
@@ -210,10 +218,19 @@ class ClipEncoder:
         if missing:
             import torch
 
-            with torch.inference_mode():
-                vectors = self.text_model.encode(
-                    list(missing), batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
+            texts_to_encode = list(missing)
+            if self._text_tower is not None:
+                vectors = np.concatenate(
+                    [
+                        self._encode_text_chunk(texts_to_encode[start : start + self.batch_size])
+                        for start in range(0, len(texts_to_encode), self.batch_size)
+                    ]
                 )
+            else:
+                with torch.inference_mode():
+                    vectors = self.text_model.encode(
+                        texts_to_encode, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
+                    )
             vectors = _l2_normalise(vectors)
             for (text, rows), vector in zip(missing.items(), vectors, strict=True):
                 out[rows] = vector
@@ -255,6 +272,23 @@ class ClipEncoder:
         if not chunks:
             return np.empty((0, self.dimension), dtype=np.float32)
         return np.concatenate(chunks)
+
+    def _encode_text_chunk(self, texts: list[str]) -> np.ndarray:
+        """A CLIP text tower called directly: ``SentenceTransformer.encode`` spends about 7 ms a
+        call walking every parameter of both towers to check their device, a quarter of a
+        single query's time on a CPU. Same tokens, same tower, same vectors."""
+        import torch
+
+        features = self.text_model.preprocess(texts)
+        with torch.inference_mode():
+            tokens = {k: v.to(self.device) for k, v in features.items() if isinstance(v, torch.Tensor)}
+            embedded = self._text_tower.get_text_features(**tokens)
+            if not isinstance(embedded, torch.Tensor):
+                embedded = embedded.pooler_output
+            out: dict[str, Any] = {"sentence_embedding": embedded}
+            for module in list(self.text_model)[1:]:
+                out = module(out)
+            return out["sentence_embedding"].float().cpu().numpy()
 
     def _encode_chunk(self, chunk: np.ndarray) -> np.ndarray:
         import torch
