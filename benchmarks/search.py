@@ -108,10 +108,12 @@ def load_text_encoder() -> Any:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    from photoseek.config.settings import ModelSettings
     from photoseek.retrieval.encoder import ClipEncoder
 
-    folder = module.build_model(module.MODEL_DIR)
-    return ClipEncoder(str(folder), device="cpu")
+    folder = str(module.build_model(module.MODEL_DIR))
+    # The settings' defaults, as ImageSearch.from_settings() would load it on this machine.
+    return ClipEncoder.from_settings(ModelSettings(image=folder, text=folder, device="cpu"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
 
             torch.set_num_threads(args.threads)
         encoder = load_text_encoder()
-        print(f"text encoder: ViT-B/32 text tower, random weights, {encoder.dimension}-d, ready in {time.perf_counter() - started:.1f} s")
+        text_kind = "int8" if encoder.text_int8 else "float32"
+        print(f"text encoder: ViT-B/32 text tower ({text_kind}), random weights, {encoder.dimension}-d, ready in {time.perf_counter() - started:.1f} s")
         search = ImageSearch(edge, encoder)
         texts = [f"a photo of {WORDS[i % len(WORDS)]} and {WORDS[(i * 7) % len(WORDS)]} number {i}" for i in range(n + 2)]
         print("end to end (text -> encoder -> Edge -> hits):")

@@ -71,6 +71,9 @@ class ModelSettings(BaseModel):
         False, description="accept a text model not known to share the image model's space"
     )
     query_cache_size: int = Field(1024, ge=0, description="text queries kept encoded (LRU)")
+    text_int8_on_cpu: bool = Field(
+        True, description="on a CPU, encode queries with int8 text weights (2x faster, cosine >= 0.998)"
+    )
 
 
 class IngestSettings(BaseModel):

@@ -20,6 +20,7 @@ import numpy as np
 from photoseek.errors import ModelError, ModelMismatchError
 from photoseek.retrieval.devices import choose_batch_size, choose_device, choose_precision, torch_dtype
 from photoseek.retrieval.identity import ModelIdentity, check_pairing
+from photoseek.retrieval.int8_text import int8_text_tower
 from photoseek.retrieval.model_loading import embedding_dimension, fingerprint, load_sentence_transformer, tower_of
 from photoseek.retrieval.preprocess import clip_resize_crop
 from photoseek.retrieval.query_cache import QueryCache
@@ -83,6 +84,7 @@ class ClipEncoder:
         batch_size: int | None = None,
         query_cache_size: int = 1024,
         allow_unpaired_text_model: bool = False,
+        text_int8_on_cpu: bool = False,
     ) -> None:
         """Load the models.
 
@@ -94,6 +96,8 @@ class ClipEncoder:
             batch_size: images per batch; None = 256 on CUDA, 64 on MPS, 32 on CPU.
             query_cache_size: text queries kept encoded (0 = no cache).
             allow_unpaired_text_model: accept a text model not known to share the image space.
+            text_int8_on_cpu: on a CPU, encode queries with int8 text weights (about 2x faster,
+                cosine >= 0.998 to float32; see ``retrieval/int8_text.py``).
 
         Raises:
             ModelLoadError: a model cannot be loaded.
@@ -130,11 +134,17 @@ class ClipEncoder:
             if hasattr(text_tower, "get_text_features") and hasattr(self.text_model, "preprocess")
             else None
         )
+        self.text_int8 = False
+        if text_int8_on_cpu and self.device == "cpu" and self._text_tower is not None:
+            quantized = int8_text_tower(self._text_tower)
+            if quantized is not None:
+                self._text_tower, self.text_int8 = quantized, True
         self._setup_pixels()
         self._cache = QueryCache(query_cache_size)
         log.info(
-            "encoder: image %s, text %s, %d-d, %s/%s, batch %d",
-            image_model, self.text_model_name, self.dimension, self.device, self.precision, self.batch_size,
+            "encoder: image %s, text %s%s, %d-d, %s/%s, batch %d",
+            image_model, self.text_model_name, " (int8)" if self.text_int8 else "", self.dimension,
+            self.device, self.precision, self.batch_size,
         )
 
     @classmethod
@@ -148,6 +158,7 @@ class ClipEncoder:
             batch_size=model.batch_size,
             query_cache_size=model.query_cache_size,
             allow_unpaired_text_model=model.allow_unpaired_text_model,
+            text_int8_on_cpu=model.text_int8_on_cpu,
         )
 
     @staticmethod

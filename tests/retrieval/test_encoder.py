@@ -54,7 +54,10 @@ def varied_images() -> tuple[Image.Image, ...]:
 
 @pytest.fixture(scope="module")
 def encoder(tiny_clip_dir: Path) -> ClipEncoder:
-    return ClipEncoder.from_settings(ModelSettings(image=str(tiny_clip_dir), text=str(tiny_clip_dir), device="cpu"))
+    # Float32 text, so that text vectors can be compared with sentence-transformers exactly.
+    return ClipEncoder.from_settings(
+        ModelSettings(image=str(tiny_clip_dir), text=str(tiny_clip_dir), device="cpu", text_int8_on_cpu=False)
+    )
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -273,3 +276,24 @@ def test_tiny_clip_command_line_writes_a_loadable_folder(tmp_path: Path, capsys:
     assert main([str(tmp_path / "demo-model"), "--dim", "8"]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "demo-model")
     assert ClipEncoder(str(tmp_path / "demo-model"), device="cpu").dimension == 8
+
+
+def test_int8_text_tower_on_cpu_stays_close_to_float32(tiny_clip_dir: Path, encoder: ClipEncoder) -> None:
+    quick = ClipEncoder(str(tiny_clip_dir), device="cpu", text_int8_on_cpu=True, query_cache_size=0)
+    assert quick.text_int8 and not encoder.text_int8
+    texts = ["a dog on a beach", "red bicycle in the snow", "city street at night", "x"]
+    similarity = np.sum(quick.encode_text(texts) * encoder.encode_text(texts), axis=1)
+    assert similarity.min() >= 0.99, similarity
+    # Images, which ingest stores, are untouched.
+    images = varied_images()[:2]
+    np.testing.assert_allclose(quick.encode_images(images), encoder.encode_images(images), atol=1e-6)
+
+
+def test_settings_turn_the_int8_text_tower_on_for_cpu(tiny_clip_dir: Path) -> None:
+    from photoseek.config.settings import ModelSettings
+
+    settings = ModelSettings(image=str(tiny_clip_dir), text=str(tiny_clip_dir), device="cpu")
+    assert settings.text_int8_on_cpu
+    assert ClipEncoder.from_settings(settings).text_int8
+    off = settings.model_copy(update={"text_int8_on_cpu": False})
+    assert not ClipEncoder.from_settings(off).text_int8
