@@ -231,10 +231,13 @@ class ClipEncoder:
 
             texts_to_encode = list(missing)
             if self._text_tower is not None:
+                # int8 activations are scaled per batch, so each text alone: a query's vector
+                # must not depend on what it was batched with.
+                step = 1 if self.text_int8 else self.batch_size
                 vectors = np.concatenate(
                     [
-                        self._encode_text_chunk(texts_to_encode[start : start + self.batch_size])
-                        for start in range(0, len(texts_to_encode), self.batch_size)
+                        self._encode_text_chunk(texts_to_encode[start : start + step])
+                        for start in range(0, len(texts_to_encode), step)
                     ]
                 )
             else:

@@ -284,6 +284,8 @@ def test_int8_text_tower_on_cpu_stays_close_to_float32(tiny_clip_dir: Path, enco
     texts = ["a dog on a beach", "red bicycle in the snow", "city street at night", "x"]
     similarity = np.sum(quick.encode_text(texts) * encoder.encode_text(texts), axis=1)
     assert similarity.min() >= 0.99, similarity
+    # A text's vector does not depend on the texts it is encoded with.
+    np.testing.assert_array_equal(quick.encode_text(texts)[3], quick.encode_text(["x"])[0])
     # Images, which ingest stores, are untouched.
     images = varied_images()[:2]
     np.testing.assert_allclose(quick.encode_images(images), encoder.encode_images(images), atol=1e-6)
