@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from datasets import PHOTO_COLUMNS, photo_jpeg
+from photo_datasets import PHOTO_COLUMNS, photo_jpeg
 from photoseek.config.settings import IngestSettings
 from photoseek.ingest.decode import DecodePool, decode_image
 from photoseek.retrieval.preprocess import clip_resize_crop
