@@ -15,7 +15,7 @@ from struct import error as struct_error
 from typing import Literal, Self
 
 import numpy as np
-from photoseek.retrieval.preprocess import clip_resize_crop
+from photoseek.retrieval.preprocess import WIDE_MODES, clip_resize_crop, wide_to_8bit
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from photoseek.errors import PermanentItemError
@@ -28,8 +28,6 @@ ORIENTATION_TAG = 0x0112
 # at 1.5 the portrait case falls to 0.39 but decodes at half the reduction and runs 1.6x
 # slower; at 2.0 a 1080x720 photo is not reduced at all. tests/ingest/test_decode.py checks it.
 DRAFT_MARGIN = 1.0
-# Modes with more than 8 bits per sample; Pillow's own convert() clips them instead of scaling.
-WIDE_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
 
 
 def _open(data: bytes | Path) -> Image.Image:
@@ -58,19 +56,6 @@ def _reason(exc: BaseException) -> str:
     """``truncated`` when Pillow ran out of data (its messages vary by plugin), else ``corrupt``."""
     text = str(exc).lower()
     return "truncated" if "truncated" in text or "broken data stream" in text else "corrupt"
-
-
-def _wide_to_8bit(image: Image.Image) -> Image.Image:
-    """16-bit, 32-bit and float greyscale scaled into 0..255 (Pillow would clip at 255)."""
-    pixels = np.asarray(image)
-    if image.mode == "F":
-        top = 1.0 if pixels.size and float(np.nanmax(pixels)) <= 1.0 else 255.0
-        scaled = np.nan_to_num(pixels, nan=0.0) * (255.0 / top)
-    elif image.mode == "I" and pixels.size and int(pixels.max()) <= 255:
-        scaled = pixels.astype(np.float64)  # an 8-bit image widened to I
-    else:
-        scaled = pixels.astype(np.float64) / 257.0
-    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
 
 
 def _orientation(image: Image.Image) -> int:
@@ -128,7 +113,7 @@ def _upright_rgb(image: Image.Image, max_pixels: int, min_side: int | None) -> I
     if _orientation(image) != 1:
         out = ImageOps.exif_transpose(image)
     if out.mode in WIDE_MODES:
-        out = _wide_to_8bit(out)
+        out = wide_to_8bit(out)
     elif out.mode == "1":
         out = out.convert("L")
     return out

@@ -108,14 +108,16 @@ def _ratio(name: str, value: Any, key: WhereKey) -> float:
 
 def _when(name: str, value: Any, key: WhereKey) -> datetime:
     if isinstance(value, str):
+        text = value.strip()
         try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             raise _fail(name, value, key) from None
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, date):
-        moment = datetime.combine(value, time.min)
+        # A bare day is the whole day: "before 2020-01-01" includes photos of that day.
+        moment = datetime.combine(value, time.max if key.op == "before" else time.min)
     else:
         raise _fail(name, value, key)
     # Stored timestamps are RFC 3339 with an offset; a naive bound is read as UTC.

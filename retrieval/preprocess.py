@@ -15,6 +15,23 @@ import numpy as np
 from PIL import Image
 
 
+# Modes with more than 8 bits per sample; Pillow's own convert() clips them instead of scaling.
+WIDE_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
+
+
+def wide_to_8bit(image: Image.Image) -> Image.Image:
+    """16-bit, 32-bit and float greyscale scaled into 0..255 (Pillow would clip at 255)."""
+    pixels = np.asarray(image)
+    if image.mode == "F":
+        top = 1.0 if pixels.size and float(np.nanmax(pixels)) <= 1.0 else 255.0
+        scaled = np.nan_to_num(pixels, nan=0.0) * (255.0 / top)
+    elif image.mode == "I" and pixels.size and int(pixels.max()) <= 255:
+        scaled = pixels.astype(np.float64)  # an 8-bit image widened to I
+    else:
+        scaled = pixels.astype(np.float64) / 257.0
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
+
+
 def to_rgb(image: Image.Image) -> Image.Image:
     """Convert to RGB the way CLIP's processor does: transparent parts become white.
 

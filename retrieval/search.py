@@ -16,6 +16,7 @@ from photoseek.config.settings import RetrievalSettings, Settings, load_settings
 from photoseek.retrieval.filters import build_filter
 from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.identity import check_metadata
+from photoseek.retrieval.preprocess import WIDE_MODES, to_rgb, wide_to_8bit
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.base import (
     CollectionInfo,
@@ -136,19 +137,21 @@ def read_image(image: ImageInput) -> Image.Image:
         picture = image
     else:
         try:
-            if isinstance(image, (bytes, bytearray, memoryview)):
-                picture = Image.open(io.BytesIO(bytes(image)))
-            elif isinstance(image, (str, os.PathLike)):
-                picture = Image.open(Path(image))
-            else:
+            if isinstance(image, (str, os.PathLike)):
+                image = Path(image).read_bytes()  # read whole: no file handle left open
+            if not isinstance(image, (bytes, bytearray, memoryview)):
                 raise QueryError(f"image must be a path, bytes or a PIL image (got {type(image).__name__})")
+            picture = Image.open(io.BytesIO(bytes(image)))
             picture.load()
         except FileNotFoundError:
             raise QueryError(f"query image {str(image)!r} does not exist") from None
-        except (UnidentifiedImageError, OSError) as exc:
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
             raise QueryError(f"query image is not a readable image: {exc}") from None
     picture = ImageOps.exif_transpose(picture) or picture
-    return picture if picture.mode == "RGB" else picture.convert("RGB")
+    # The same conversion ingest applies: wide greyscale scaled, transparency on white.
+    if picture.mode in WIDE_MODES:
+        picture = wide_to_8bit(picture)
+    return to_rgb(picture)
 
 
 def _candidate_ids(photo_id: str, source: str | None) -> list[str]:

@@ -72,6 +72,13 @@ def run(args: argparse.Namespace) -> int:
         elif args.image:
             hits = search.search_by_image(args.image, **options)
         else:
+            # similar()'s own `source` names where the photo is looked up; a `source` filter
+            # on the results goes in as a Qdrant filter instead, so that the two never clash.
+            result_source = options.pop("source", None)
+            if result_source is not None:
+                from photoseek.retrieval.filters import build_filter
+
+                options["filter"] = build_filter(None, {"source": result_source})
             hits = search.similar(args.similar, source=args.source, **options)
     if args.json:
         print_json(hits, args.offset)

@@ -172,3 +172,16 @@ def test_parse_where_types_command_line_values() -> None:
 def test_parse_where_errors(items: list[str], message: str) -> None:
     with pytest.raises(QueryError, match=message):
         parse_where(items)
+
+
+def test_a_bare_day_as_upper_bound_includes_that_whole_day() -> None:
+    from datetime import date
+
+    from photoseek.retrieval.filters import build_filter
+
+    for day in ("2020-01-01", date(2020, 1, 1)):
+        built = build_filter(None, {"submitted_after": day, "submitted_before": day})
+        assert built is not None
+        ranges = [c.range for c in built.must if getattr(c, "range", None) is not None]  # type: ignore[union-attr]
+        assert ranges and ranges[0].gte.isoformat().startswith("2020-01-01T00:00:00")
+        assert ranges[0].lte.isoformat().startswith("2020-01-01T23:59:59")
