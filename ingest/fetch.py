@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import random
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from tenacity import (
 
 from photoseek.errors import ItemError, PermanentItemError, TransientItemError
 
+log = logging.getLogger(__name__)
 MAX_REDIRECTS = 5
 # Types a CDN may label an image with besides image/*.
 BINARY_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", ""})
@@ -196,7 +198,10 @@ class Fetcher:
             exc.attempts = attempts  # type: ignore[attr-defined]
             raise
         if cache is not None:
-            _write_atomic(cache, data)
+            try:
+                _write_atomic(cache, data)
+            except OSError as exc:  # the cache is best effort: a good download is never lost to it
+                log.warning("could not cache %s in %s: %s", url, cache, exc)
         return Fetched(data, attempts)
 
     def _wait(self, state: RetryCallState) -> float:
@@ -303,6 +308,9 @@ def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # Two downloads of the same key may finish together: each writes its own temporary file.
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{random.getrandbits(48):x}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 

@@ -20,6 +20,12 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
+
+
 @dataclass
 class Failure:
     """One input that failed at one stage.
@@ -107,6 +113,8 @@ class Ledger:
             if self._handle is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._handle = self.path.open("a", encoding="utf-8")
+                if self._handle.tell() > 0 and not _ends_with_newline(self.path):
+                    self._handle.write("\n")  # a line torn by a killed run must not swallow this one
             self._handle.write(json.dumps(asdict(failure), ensure_ascii=False) + "\n")
             # Flushed per line: a killed process keeps what the kernel already has.
             self._handle.flush()
@@ -115,7 +123,9 @@ class Ledger:
     def mark_done(self, keys: list[str]) -> None:
         """These inputs succeeded (or exist already): drop their earlier failures at compaction."""
         with self._lock:
-            self._done.update(keys)
+            # Only earlier failures can be dropped at compaction; keeping other ids would grow
+            # with every photo of the run.
+            self._done.update(k for k in keys if k in self._previous)
 
     @property
     def failures(self) -> list[Failure]:

@@ -31,9 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from photoseek.config.settings import IngestSettings
-from photoseek.errors import ItemError
 from photoseek.ingest.decode import DecodePool
 from photoseek.ingest.fetch import Fetcher
 from photoseek.ingest.ledger import Failure, Ledger
@@ -41,6 +39,8 @@ from photoseek.ingest.report import IngestReport
 from photoseek.ingest.sources.record import SourceFailure, SourceRecord
 from photoseek.retrieval.encoder import Encoder
 from photoseek.retrieval.store.base import VectorStore
+
+from photoseek.errors import ItemError
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,9 @@ class Pipeline:
         self._loop_ready = loop_ready
         loop_thread.start()
         loop_ready.wait()
+        if self._fatal is not None:
+            loop_thread.join()
+            raise self._fatal
         feeder = threading.Thread(target=self._guard(self._feed), name="feeder", daemon=True)
         writer = threading.Thread(target=self._guard(self._write), name="writer", daemon=True)
         writer.start()
@@ -270,8 +273,15 @@ class Pipeline:
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
-        self._fetcher = self._fetcher_factory(self.ingest)
-        self._fetcher.open()
+        try:
+            self._fetcher = self._fetcher_factory(self.ingest)
+            self._fetcher.open()
+        except BaseException as exc:  # noqa: BLE001 - e.g. an unreadable SSL_CERT_FILE
+            self._fail_fatally(exc)
+            self._loop = None
+            self._loop_ready.set()
+            loop.close()
+            return
         loop.call_soon(self._loop_ready.set)
         loop.run_forever()
         # Only a fatal error leaves downloads running here; they are abandoned.
@@ -308,6 +318,9 @@ class Pipeline:
         future.add_done_callback(lambda done: self._decoded_one(record, done))
 
     def _decoded_one(self, record: SourceRecord, done: Future[np.ndarray]) -> None:
+        if done.cancelled() or self._fatal is not None:
+            self._decoded.put((record, None))  # abandoned with the job, not a bad photo
+            return
         try:
             pixels = done.result()
         except ItemError as exc:
@@ -320,8 +333,13 @@ class Pipeline:
 
     def _item_failed(self, record: SourceRecord, stage: str, reason: str, detail: str, attempts: int = 1) -> None:
         ref = str(record.local_path) if record.local_path is not None else (record.url or record.photo_id)
-        self._record(Failure(record.id, ref, stage, reason, detail, attempts=max(1, attempts), photo_id=record.photo_id))
-        self._decoded.put((record, None))
+        try:
+            self._record(Failure(record.id, ref, stage, reason, detail, attempts=max(1, attempts), photo_id=record.photo_id))
+        except BaseException as exc:  # noqa: BLE001 - a failures file that cannot be written is fatal
+            self._fail_fatally(exc)
+        finally:
+            # Always: the photo's slot must come back, or the job would wait for it for ever.
+            self._decoded.put((record, None))
 
     def _record(self, failure: Failure) -> None:
         self.ledger.record(failure)

@@ -96,7 +96,10 @@ def failures_path(settings: Any) -> Path:
     if settings.ingest.failures_file is not None:
         return Path(settings.ingest.failures_file)
     folder = Path(settings.qdrant.path) if settings.qdrant.embedded else Path("data")
-    return folder / f"{settings.qdrant.collection}.failures.jsonl"
+    # One file per shard: workers of one job on one machine must not rewrite each other's.
+    shard = settings.ingest.shard
+    suffix = f"-shard{shard.replace('/', 'of')}" if shard else ""
+    return folder / f"{settings.qdrant.collection}{suffix}.failures.jsonl"
 
 
 def _source(args: argparse.Namespace, settings: Any) -> Any:

@@ -54,3 +54,18 @@ def test_no_file_when_nothing_failed(tmp_path: Path) -> None:
     ledger.mark_done(["x"])
     assert ledger.compact() == 0
     assert not path.exists()
+
+
+def test_a_line_torn_by_a_kill_does_not_swallow_the_next_record(tmp_path: Path) -> None:
+    path = tmp_path / "f.jsonl"
+    Ledger(path).record(Failure(id="a", ref="ra", stage="fetch", reason="timeout"))
+    with path.open("a") as handle:
+        handle.write('{"id": "b", "ref"')  # killed mid-write
+    Ledger(path).record(Failure(id="c", ref="rc", stage="fetch", reason="timeout"))
+    assert set(Ledger(path).previous) == {"a", "c"}
+
+
+def test_successes_that_never_failed_are_not_kept(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "f.jsonl")
+    ledger.mark_done([f"id{i}" for i in range(1000)])
+    assert not ledger._done  # memory stays flat however many photos succeed

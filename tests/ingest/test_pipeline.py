@@ -332,3 +332,41 @@ def test_sigterm_finishes_in_flight_writes_the_report_and_exits_0(tiny_clip_dir:
     }
     # Everything fetched was written: what is stored is what the report says.
     assert len(_collection(tmp_path / "q")) == report["indexed"]
+
+
+def test_an_unwritable_failures_file_stops_the_job_instead_of_hanging(tmp_path: Path, encoder: ClipEncoder) -> None:
+    root = tmp_path / "pictures"
+    root.mkdir()
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    (tmp_path / "blocked").write_text("a file where the folder should be")
+    store = EdgeStore(QdrantSettings(path=tmp_path / "q", collection="mine"))
+    store.ensure_collection(encoder.dimension)
+    pipeline = Pipeline(
+        FolderSource(root), store=store, encoder=encoder, ingest=_ingest_settings(),
+        ledger=Ledger(tmp_path / "blocked" / "f.jsonl"), options=PipelineOptions(batch_size=4),
+    )
+    with pytest.raises(OSError):
+        pipeline.run()
+    store.close()
+
+
+def test_a_downloader_that_cannot_start_stops_the_job(tmp_path: Path, encoder: ClipEncoder) -> None:
+    def broken(ingest: IngestSettings) -> Fetcher:
+        raise FileNotFoundError("SSL_CERT_FILE /nonexistent")
+
+    store = EdgeStore(QdrantSettings(path=tmp_path / "q", collection="mine"))
+    pipeline = Pipeline(
+        FolderSource(tmp_path), store=store, encoder=encoder, ingest=_ingest_settings(),
+        ledger=Ledger(tmp_path / "f.jsonl"), fetcher_factory=broken,
+    )
+    with pytest.raises(FileNotFoundError, match="SSL_CERT_FILE"):
+        pipeline.run()
+    store.close()
+
+
+def test_shard_workers_get_their_own_failures_file() -> None:
+    from photoseek.config.settings import Settings
+    from photoseek.ingest.commands.ingest import failures_path
+
+    paths = {failures_path(Settings(ingest={"shard": f"{k}/3"})) for k in range(3)}  # type: ignore[arg-type]
+    assert len(paths) == 3 and failures_path(Settings()) not in paths
