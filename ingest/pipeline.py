@@ -158,6 +158,8 @@ class Pipeline:
         loop_ready.wait()
         if self._fatal is not None:
             loop_thread.join()
+            if self._own_decoder:
+                self.decoder.close(wait=False)
             raise self._fatal
         feeder = threading.Thread(target=self._guard(self._feed), name="feeder", daemon=True)
         writer = threading.Thread(target=self._guard(self._write), name="writer", daemon=True)
