@@ -18,8 +18,15 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from photoseek.errors import ModelError, ModelMismatchError
-from photoseek.retrieval.devices import choose_batch_size, choose_device, choose_precision, torch_dtype
+from photoseek.retrieval.devices import (
+    choose_batch_size,
+    choose_device,
+    choose_precision,
+    keep_freed_cpu_memory,
+    torch_dtype,
+)
 from photoseek.retrieval.identity import ModelIdentity, check_pairing
+from photoseek.retrieval.image_tower import lean_image_tower
 from photoseek.retrieval.int8_text import int8_text_tower
 from photoseek.retrieval.model_loading import embedding_dimension, fingerprint, load_sentence_transformer, tower_of
 from photoseek.retrieval.preprocess import clip_resize_crop
@@ -126,6 +133,8 @@ class ClipEncoder:
             model.to(self._dtype)
             model.eval()
         self._tower = tower_of(self.image_model)
+        # The same vectors as the tower's own get_image_features, for less work (image_tower.py).
+        self._image_forward = (lean_image_tower(self._tower) if self._tower is not None else None) or self._tower
         # A CLIP text tower is called directly (see _encode_text_chunk); any other text model
         # (the multilingual DistilBERT one) goes through SentenceTransformer.encode.
         text_tower = tower_of(self.text_model)
@@ -274,6 +283,8 @@ class ClipEncoder:
         """
         if self._pixels_problem:
             raise ModelError(f"{self._pixels_problem}; encode its images with encode_images instead")
+        if self.device == "cpu":
+            keep_freed_cpu_memory()
         batch = np.asarray(batch)
         expected = (self.image_size, self.image_size, 3)
         if batch.dtype != np.uint8 or batch.ndim != 4 or batch.shape[1:] != expected:
@@ -314,7 +325,7 @@ class ClipEncoder:
             else:
                 pixels = pixels.to(self.device)
             pixels = pixels.permute(0, 3, 1, 2).float().mul_(self._scale).add_(self._shift)
-            features = self._tower.get_image_features(pixel_values=pixels.to(self._dtype))
+            features = self._image_forward.get_image_features(pixel_values=pixels.to(self._dtype))
             if not isinstance(features, torch.Tensor):
                 features = features.pooler_output
             # Modules after the first (a Dense or Normalize some folders carry) apply as in encode().
