@@ -1,4 +1,4 @@
-"""clip_resize_crop gives, pixel for pixel, what the Hugging Face CLIP image processor gives."""
+"""clip_resize_crop gives what the Hugging Face CLIP image processor gives, to a few levels of 255."""
 
 from __future__ import annotations
 
@@ -56,14 +56,46 @@ def _processor(shortest_edge: int, crop: int):  # type: ignore[no-untyped-def]
     )
 
 
+# Only the crop is resampled, and Pillow takes the crop's box in single precision: a filter
+# weight may move a little, which shows as a level or two on these noisy pictures (a few more
+# at a sharp black-white edge) and as nothing on average.
+MOST_LEVELS_APART = 4
+MEAN_LEVELS_APART = 0.25
+
+
+def _levels_apart(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+    """Per value, how many levels of 255 apart (the processor rescales to [0, 1] floats)."""
+    return np.abs(ours.astype(np.float64) - theirs.transpose(1, 2, 0).astype(np.float64) * 255)
+
+
 @pytest.mark.parametrize("name", sorted(VARIED))
-def test_matches_the_clip_image_processor_exactly(name: str) -> None:
+def test_matches_the_clip_image_processor(name: str) -> None:
     image = VARIED[name]
     ours = clip_resize_crop(image, 32)
     theirs = _processor(32, 32)(images=image, return_tensors="np")["pixel_values"][0]
     assert ours.shape == (32, 32, 3) and ours.dtype == np.uint8
-    # The processor rescales to [0, 1] floats; ours stays uint8 until the device.
-    assert np.abs(ours.astype(np.float32) / 255 - theirs.transpose(1, 2, 0)).max() < 1e-6
+    apart = _levels_apart(ours, theirs)
+    assert apart.max() <= MOST_LEVELS_APART + 1e-3
+    assert apart.mean() < MEAN_LEVELS_APART
+
+
+@pytest.mark.parametrize(("width", "height"), [(1080, 720), (720, 1080), (2155, 1497), (1218, 2412), (540, 360)])
+def test_photo_sizes_stay_within_one_level_at_224(width: int, height: int) -> None:
+    image = _picture(width, height, seed=width)
+    ours = clip_resize_crop(image, 224)
+    theirs = _processor(224, 224)(images=image, return_tensors="np")["pixel_values"][0]
+    apart = _levels_apart(ours, theirs)
+    assert apart.max() <= MOST_LEVELS_APART + 1e-3
+    assert apart.mean() < MEAN_LEVELS_APART
+
+
+def test_a_thin_strip_is_resampled_only_where_the_crop_keeps() -> None:
+    """A 1 x 20000 strip gives its centre, without a 224 x 4,480,000 intermediate on the way."""
+    strip = np.zeros((20000, 1, 3), dtype=np.uint8)
+    strip[9000:11000] = 255  # white in the middle tenth, black elsewhere
+    out = clip_resize_crop(Image.fromarray(strip), 224)
+    assert out.shape == (224, 224, 3)
+    assert out.min() == 255  # the crop (rows 9950..10050 of the original) is all white
 
 
 def test_crop_smaller_than_the_resize_is_centred() -> None:
@@ -71,14 +103,14 @@ def test_crop_smaller_than_the_resize_is_centred() -> None:
     ours = clip_resize_crop(image, 24, shortest_edge=40)
     theirs = _processor(40, 24)(images=image, return_tensors="np")["pixel_values"][0]
     assert ours.shape == (24, 24, 3)
-    assert np.abs(ours.astype(np.float32) / 255 - theirs.transpose(1, 2, 0)).max() < 1e-6
+    assert _levels_apart(ours, theirs).max() <= MOST_LEVELS_APART + 1e-3
 
 
 def test_crop_larger_than_the_resize_is_padded_like_the_processor() -> None:
     image = VARIED["portrait"]
     ours = clip_resize_crop(image, 32, shortest_edge=21)
     theirs = _processor(21, 32)(images=image, return_tensors="np")["pixel_values"][0]
-    assert np.abs(ours.astype(np.float32) / 255 - theirs.transpose(1, 2, 0)).max() < 1e-6
+    assert _levels_apart(ours, theirs).max() <= MOST_LEVELS_APART + 1e-3
     assert ours[:, :5].max() == 0  # black bars left and right
 
 
