@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 EXISTS_CHUNK = 256
 
 
+# Unindexed points a search scans in well under a millisecond: not worth an index build on a
+# run that wrote nothing (Qdrant leaves segments this small unindexed anyway).
+CHEAP_TO_SCAN = 1_000
+
 @dataclass
 class PipelineOptions:
     """How one ingest run behaves.
@@ -181,13 +185,30 @@ class Pipeline:
             self.ledger.compact()
             self.report.seconds = time.perf_counter() - started
             raise self._fatal
-        if self.options.optimize and self.store.backend == "embedded" and (self.report.indexed or self.report.refreshed):
-            if self._on_optimize is not None:
-                self._on_optimize(self.store.count())
-            self.store.optimize()
+        if self.options.optimize and self.store.backend == "embedded":
+            self._build_index()
         self.ledger.compact()
         self.report.seconds = time.perf_counter() - started
         return self.report
+
+    def _build_index(self) -> None:
+        """Build the embedded store's vector index once the writes are done.
+
+        A stopped run leaves it: the user asked to stop, and on a big collection the build
+        takes minutes. The next run that ends builds it, even if it writes nothing new, unless
+        fewer than ``CHEAP_TO_SCAN`` points are unindexed; until then searches scan those
+        points (the store builds the index itself on the first search once that tail is large).
+        """
+        if self.report.stopped_early:
+            self.report.index_deferred = bool(self.report.indexed or self.report.refreshed)
+            return
+        if not (self.report.indexed or self.report.refreshed):
+            info = self.store.info()
+            if info.points_count - (info.indexed_vectors_count or 0) < CHEAP_TO_SCAN:
+                return
+        if self._on_optimize is not None:
+            self._on_optimize(self.store.count())
+        self.store.optimize()
 
     def _guard(self, target: Callable[[], None]) -> Callable[[], None]:
         def guarded() -> None:

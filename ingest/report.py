@@ -21,6 +21,8 @@ class IngestReport:
         failed: inputs that failed at some stage (see ``failures_by_reason``).
         seconds: wall time of the run.
         stopped_early: the run was stopped by a signal before the source was exhausted.
+        index_deferred: the run stopped early with new points, and the embedded store's vector
+            index was left for the next run to build.
         failures_file: where the failures are listed.
     """
 
@@ -32,6 +34,7 @@ class IngestReport:
     failures_by_reason: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     stopped_early: bool = False
+    index_deferred: bool = False
     failures_file: str | None = None
 
     @property
@@ -51,6 +54,7 @@ class IngestReport:
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.images_per_second, 2),
             "stopped_early": self.stopped_early,
+            "index_deferred": self.index_deferred,
             "failures_file": self.failures_file,
         }
 
@@ -70,6 +74,11 @@ class IngestReport:
         if self.failures_by_reason:
             reasons = ", ".join(f"{reason} {count}" for reason, count in self.failures_by_reason.most_common())
             lines.append(f"failures by reason: {reasons}")
+        if self.index_deferred:
+            lines.append(
+                "the vector index was not built (stopped early): the next ingest run builds it; "
+                "searches work meanwhile, scanning the new points"
+            )
         if self.failed and self.failures_file:
             lines.append(f"failures listed in {self.failures_file} (retry them with --retry-failed)")
         return "\n".join(lines)

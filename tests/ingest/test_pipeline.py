@@ -216,6 +216,50 @@ def test_folder_source_without_metadata(tmp_path: Path, encoder: ClipEncoder) ->
     store.close()
 
 
+def test_a_stopped_run_leaves_the_index_to_the_next_run(
+    tmp_path: Path, encoder: ClipEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopping must not start a long index build; the next run builds it even with nothing new."""
+    import photoseek.ingest.pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "CHEAP_TO_SCAN", 1)  # these few points count as a tail
+    root = tmp_path / "pictures"
+    root.mkdir()
+    for index in range(150):
+        (root / f"{index:03d}.jpg").write_bytes(jpeg_bytes(40, 30, (index, 0, 0)))
+    store = EdgeStore(QdrantSettings(path=tmp_path / "q", collection="mine"))
+    store.ensure_collection(encoder.dimension)
+    builds: list[int] = []
+
+    def run(stop_after_first: bool) -> Any:
+        pipeline: Pipeline
+
+        def progress(*_: Any) -> None:
+            if stop_after_first:
+                pipeline.stop()
+
+        pipeline = Pipeline(
+            FolderSource(root), store=store, encoder=encoder, ingest=_ingest_settings(),
+            ledger=Ledger(tmp_path / "f.jsonl"), options=PipelineOptions(batch_size=2),
+            progress=progress, on_optimize=builds.append,
+        )
+        return pipeline.run()
+
+    stopped = run(stop_after_first=True)
+    assert stopped.stopped_early and stopped.index_deferred and 0 < stopped.indexed < 150
+    assert builds == []
+    assert "the vector index was not built" in stopped.summary()
+    finished = run(stop_after_first=False)
+    assert not finished.stopped_early and not finished.index_deferred
+    assert builds == [150]
+    again = run(stop_after_first=False)  # nothing new
+    assert again.indexed == 0 and builds == [150, 150]  # the tail (never indexed: tiny) is built again
+    monkeypatch.setattr(pipeline_module, "CHEAP_TO_SCAN", 1_000)
+    run(stop_after_first=False)
+    assert builds == [150, 150], "a small tail is left to scans"
+    store.close()
+
+
 def test_a_broken_store_stops_the_job_with_its_error(tmp_path: Path, encoder: ClipEncoder) -> None:
     """A dependency that fails for good raises; nothing is reported as indexed that was not."""
     images = tmp_path / "images"
@@ -325,7 +369,8 @@ def test_sigterm_finishes_in_flight_writes_the_report_and_exits_0(tiny_clip_dir:
     assert process.returncode == 0, err
     assert "stopping" in err and "stopped early" in out
     report = json.loads((tmp_path / "r.json").read_text())
-    assert report["stopped_early"] is True
+    assert report["stopped_early"] is True and report["index_deferred"] is True
+    assert "the vector index was not built" in out
     assert 0 < report["indexed"] < 80
     assert set(report) >= {
         "seen", "indexed", "skipped_existing", "failed", "failures_by_reason", "seconds", "images_per_second",
