@@ -1,7 +1,8 @@
 """Bytes or a file to the encoder's uint8 pixels: safe against every bad image, fast for JPEG.
 
 Every failure raises ``PermanentItemError`` with a reason: ``empty_file``,
-``unsupported_format``, ``too_many_pixels``, ``truncated`` or ``corrupt``.
+``unsupported_format``, ``too_many_pixels``, ``truncated``, ``corrupt``, or for a local file
+``file_not_found`` and ``unreadable`` (no permission, a folder, an I/O error).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ def _open(data: bytes | Path) -> Image.Image:
                 raise PermanentItemError("empty_file", f"{data} has 0 bytes")
         except FileNotFoundError:
             raise PermanentItemError("file_not_found", str(data)) from None
+        except OSError as exc:
+            raise PermanentItemError("unreadable", f"{data}: {exc.strerror or exc}") from None
         source = Path(data)
     try:
         return Image.open(source)
@@ -53,7 +56,10 @@ def _open(data: bytes | Path) -> Image.Image:
 
 
 def _reason(exc: BaseException) -> str:
-    """``truncated`` when Pillow ran out of data (its messages vary by plugin), else ``corrupt``."""
+    """``unreadable`` for a system error, ``truncated`` when Pillow ran out of data (its
+    messages vary by plugin), else ``corrupt``."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return "unreadable"  # the file system's error (EACCES, EISDIR, EIO), not the image's
     text = str(exc).lower()
     return "truncated" if "truncated" in text or "broken data stream" in text else "corrupt"
 

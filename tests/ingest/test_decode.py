@@ -62,6 +62,17 @@ def test_files_decode_like_bytes(tmp_path: Path) -> None:
     assert caught.value.reason == "empty_file"
 
 
+def test_local_files_that_cannot_be_read_say_why(tmp_path: Path) -> None:
+    """A missing file and a folder are the file system's failures, not a corrupt picture."""
+    with pytest.raises(PermanentItemError) as missing:
+        decode_image(tmp_path / "gone.jpg", SIZE, MAX_PIXELS)
+    assert missing.value.reason == "file_not_found"
+    (tmp_path / "album.jpg").mkdir()
+    with pytest.raises(PermanentItemError) as folder:
+        decode_image(tmp_path / "album.jpg", SIZE, MAX_PIXELS)
+    assert folder.value.reason == "unreadable"
+
+
 @pytest.mark.parametrize("width,height", [(1080, 720), (640, 427), (1080, 1620), (1920, 1280)])
 def test_draft_matches_a_full_decode_closely(width: int, height: int) -> None:
     data = photo_jpeg(width, height, seed=width)
