@@ -2,7 +2,8 @@
 
 Failures are appended as JSON lines while the job runs (a killed job keeps them) and the file
 is compacted when the job ends: a photo that succeeded since is dropped, a photo that failed
-again keeps one line with its attempts added up.
+again keeps one line with its attempts added up, and after a run that read the whole source a
+malformed row that is no longer there (fixed, or the file replaced) is dropped too.
 """
 
 from __future__ import annotations
@@ -133,13 +134,22 @@ class Ledger:
         with self._lock:
             return list(self._this_run.values())
 
-    def compact(self) -> int:
-        """Rewrite the file with one line per input that still fails; returns how many."""
+    def compact(self, *, source_read_whole: bool = False) -> int:
+        """Rewrite the file with one line per input that still fails; returns how many.
+
+        Args:
+            source_read_whole: this run read every row of the source; earlier ``source``
+                failures (rows keyed by file and line) it did not meet again are gone.
+        """
         with self._lock:
             if self._handle is not None:
                 self._handle.close()
                 self._handle = None
-            merged = {k: v for k, v in self._previous.items() if k not in self._done}
+            merged = {
+                k: v
+                for k, v in self._previous.items()
+                if k not in self._done and not (source_read_whole and v.stage == "source")
+            }
             merged.update(self._this_run)
             for key in self._done:
                 if key not in self._this_run:

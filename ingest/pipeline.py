@@ -136,6 +136,9 @@ class Pipeline:
         self._writes: queue.Queue[tuple[list[str], np.ndarray, list[dict[str, Any]]] | None] = queue.Queue(2)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fetcher: Fetcher | None = None
+        # Every row of the source was read (no stop, --limit or --retry-failed): malformed rows
+        # of earlier runs not met again are gone from the failures file.
+        self._source_read_whole = False
 
     # ----------------------------------------------------------------- control
 
@@ -187,7 +190,7 @@ class Pipeline:
             raise self._fatal
         if self.options.optimize and self.store.backend == "embedded":
             self._build_index()
-        self.ledger.compact()
+        self.ledger.compact(source_read_whole=self._source_read_whole)
         self.report.seconds = time.perf_counter() - started
         return self.report
 
@@ -248,6 +251,11 @@ class Pipeline:
                     chunk = []
             if chunk and not self._stop.is_set():
                 self._dispatch(chunk)
+            self._source_read_whole = (
+                not self._stop.is_set()
+                and self.options.retry_ids is None
+                and getattr(self.source, "limit", None) is None
+            )
         finally:
             self._feeder_done.set()
             self._decoded.put(None)

@@ -48,6 +48,24 @@ def test_compaction_drops_successes_and_adds_up_attempts(tmp_path: Path) -> None
     assert rows["rb"]["attempts"] == 4
 
 
+def test_a_run_that_read_the_whole_source_drops_rows_it_did_not_meet_again(tmp_path: Path) -> None:
+    path = tmp_path / "f.jsonl"
+    first = Ledger(path)
+    first.record(Failure(id=None, ref="photos.tsv:7", stage="source", reason="bad_row"))
+    first.record(Failure(id=None, ref="photos.tsv:9", stage="source", reason="bad_row"))
+    first.record(Failure(id="a", ref="ra", stage="fetch", reason="timeout"))
+    first.compact()
+
+    partial = Ledger(path)  # a run cut short (--limit, a stop) cannot tell
+    assert partial.compact(source_read_whole=False) == 3
+    whole = Ledger(path)
+    whole.record(Failure(id=None, ref="photos.tsv:9", stage="source", reason="bad_row"))
+    assert whole.compact(source_read_whole=True) == 2
+    rows = {row["ref"]: row for row in _lines(path)}
+    assert set(rows) == {"photos.tsv:9", "ra"}, "row 7 was fixed; the photo that failed to download stays"
+    assert rows["photos.tsv:9"]["attempts"] == 2
+
+
 def test_no_file_when_nothing_failed(tmp_path: Path) -> None:
     path = tmp_path / "f.jsonl"
     ledger = Ledger(path)

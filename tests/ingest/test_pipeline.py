@@ -154,6 +154,25 @@ def test_collection_holds_exactly_the_good_photos_and_a_rerun_adds_nothing(
     assert sum(server.hits.values()) - hits_before == len(EXPECTED_FAILURES)
 
 
+def test_fixed_rows_leave_the_failures_file(tmp_path: Path, encoder: ClipEncoder) -> None:
+    images = tmp_path / "images"
+    data = write_lite_dataset(tmp_path / "lite", n_photos=6, images_dir=images)
+    failures = tmp_path / "failures.jsonl"
+    store = EdgeStore(QdrantSettings(path=tmp_path / "q", collection="unsplash"))
+
+    def bad_rows() -> set[str]:
+        return {row["ref"] for row in map(json.loads, failures.read_text().splitlines()) if row["stage"] == "source"}
+
+    _run(UnsplashSource(data.dir, images), store, encoder, failures)
+    assert bad_rows() == set(data.bad_rows)
+    write_lite_dataset(tmp_path / "lite", n_photos=6, images_dir=images, malformed=False)  # the rows fixed
+    _run(UnsplashSource(data.dir, images, limit=3), store, encoder, failures)
+    assert bad_rows() == set(data.bad_rows), "a run that stopped at --limit did not see every row"
+    _run(UnsplashSource(data.dir, images), store, encoder, failures)
+    assert bad_rows() == set()
+    store.close()
+
+
 def test_retry_failed_picks_up_photos_once_the_server_serves_them(
     served: tuple[LoopbackServer, LiteDataset], encoder: ClipEncoder, tmp_path: Path
 ) -> None:
