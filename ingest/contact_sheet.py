@@ -80,6 +80,26 @@ class ThumbnailSource:
             partial.replace(cached)
         return picture
 
+    def check_request(self, request: httpx.Request) -> None:
+        """Refuse a request, the first or a redirect's, to a host off the allow-list.
+
+        Used as the client's request hook, so that every hop of a redirect is checked.
+
+        Raises:
+            httpx.RequestError: the host is not allowed.
+        """
+        host = (request.url.host or "").lower()
+        if self.allowed_hosts is not None and host not in self.allowed_hosts:
+            raise httpx.RequestError(
+                f"host {host} is not in PHOTOSEEK_INGEST__ALLOWED_HOSTS", request=request
+            )
+
+    def client(self) -> httpx.Client:
+        """An HTTP client for :meth:`load`: redirects followed, each hop's host checked."""
+        return httpx.Client(
+            timeout=self.timeout, follow_redirects=True, event_hooks={"request": [self.check_request]}
+        )
+
     def _download(self, url: str, client: httpx.Client) -> bytes | None:
         host = (urlsplit(url).hostname or "").lower()
         if self.allowed_hosts is not None and host not in self.allowed_hosts:
@@ -137,6 +157,7 @@ def make_contact_sheet(
     columns: int = 5,
     tile: int = 200,
     workers: int = 8,
+    first_rank: int = 1,
 ) -> Path:
     """Write a grid of the hits' thumbnails, rank and score under each, in rank order.
 
@@ -149,6 +170,7 @@ def make_contact_sheet(
         columns: tiles per row (fewer when there are fewer hits).
         tile: thumbnail size in pixels (square; pictures are fitted inside).
         workers: downloads at once.
+        first_rank: the rank of the first hit (``offset + 1`` for a later page).
 
     Returns:
         ``out``.
@@ -156,7 +178,7 @@ def make_contact_sheet(
     if not hits:
         raise ValueError("no hits to put on a contact sheet")
     columns = max(1, min(columns, len(hits)))
-    with httpx.Client(timeout=source.timeout, follow_redirects=True) as client, ThreadPoolExecutor(workers) as pool:
+    with source.client() as client, ThreadPoolExecutor(workers) as pool:
         pictures = list(pool.map(lambda hit: source.load(hit, client), hits))
     sheet = Image.new("RGB", sheet_size(len(hits), columns, tile), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
@@ -169,7 +191,7 @@ def make_contact_sheet(
         else:
             thumb = ImageOps.contain(picture, (tile, tile), Image.Resampling.LANCZOS)
             sheet.paste(thumb, (left + (tile - thumb.width) // 2, top + (tile - thumb.height) // 2))
-        label = f"#{index + 1}  {hit.score:.3f}  {(hit.photo_id or hit.id)[:24]}"
+        label = f"#{first_rank + index}  {hit.score:.3f}  {(hit.photo_id or hit.id)[:24]}"
         draw.text((left, bottom + 5), label, fill=(0, 0, 0), font=font)
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out)

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_table(hits, args.offset)
     if args.grid:
-        write_grid(hits, args.grid, settings, columns=args.columns, tile=args.tile_size)
+        write_grid(hits, args.grid, settings, columns=args.columns, tile=args.tile_size, offset=args.offset)
     return 0
 
 
@@ -115,7 +115,9 @@ def print_table(hits: Sequence[Hit], offset: int = 0) -> None:
         print("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4])
 
 
-def write_grid(hits: Sequence[Hit], out: Path, settings: Settings, *, columns: int, tile: int) -> None:
+def write_grid(
+    hits: Sequence[Hit], out: Path, settings: Settings, *, columns: int, tile: int, offset: int = 0
+) -> None:
     """Write the contact sheet of ``hits`` to ``out``; thumbnails are cached beside the data."""
     from photoseek.ingest.contact_sheet import ThumbnailSource, make_contact_sheet
 
@@ -131,5 +133,5 @@ def write_grid(hits: Sequence[Hit], out: Path, settings: Settings, *, columns: i
         max_bytes=ingest.max_download_bytes,
         width=max(tile * 2, 200),
     )
-    make_contact_sheet(hits, out, source, columns=columns, tile=tile)
+    make_contact_sheet(hits, out, source, columns=columns, tile=tile, first_rank=offset + 1)
     print(f"wrote {out} ({len(hits)} tiles)", file=sys.stderr)

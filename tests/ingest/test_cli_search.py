@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from httpserver import LoopbackServer
+from httpserver import LoopbackServer, redirect
 from photoseek.config import ModelSettings, QdrantSettings
 from photoseek.ingest.cli import main
-from photoseek.ingest.contact_sheet import PLACEHOLDER, sheet_size, tile_box
+from photoseek.ingest.contact_sheet import PLACEHOLDER, ThumbnailSource, sheet_size, tile_box
+from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.encoder import ClipEncoder
 from photoseek.retrieval.identity import record_identity
 from photoseek.retrieval.schema import point_id
@@ -135,6 +136,21 @@ def test_grid_has_one_tile_per_hit_and_downloads_once(setup: dict[str, Any], cap
     # two sheets, one download per remote picture; the 404 is not cached and asked again
     assert all(server.hits[f"/img/{photo_id}"] == 1 for photo_id in REMOTE)
     assert server.hits["/img/missing"] == 2
+
+
+def test_a_redirect_off_the_allow_list_is_not_followed(tmp_path: Path) -> None:
+    with LoopbackServer() as server:
+        server.image("/img/elsewhere", _png((240, 220, 10)), "image/png")
+        # The same server under another name: localhost is not on the allow-list, 127.0.0.1 is.
+        server.add("/img/hop", redirect(f"http://localhost:{server.port}/img/elsewhere"))
+        server.add("/img/inside", redirect(server.url("/img/elsewhere")))
+        source = ThumbnailSource(cache_dir=tmp_path / "cache", allowed_hosts=("127.0.0.1",))
+        with source.client() as client:
+            refused = source.load(Hit(id="a", score=1.0, image_url=server.url("/img/hop")), client)
+            followed = source.load(Hit(id="b", score=1.0, image_url=server.url("/img/inside")), client)
+        assert refused is None
+        assert followed is not None and followed.getpixel((0, 0)) == (240, 220, 10)
+        assert server.hits["/img/elsewhere"] == 1, "only the allowed hop reached the picture"
 
 
 @pytest.mark.parametrize(
