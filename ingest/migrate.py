@@ -182,6 +182,15 @@ def migrate(
     offset: str | None = None
     resumed_from = 0
     saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None and saved[1] and (created or target.count() == 0):
+        # The target was deleted (and made again here) since the checkpoint was written: the
+        # points it counts are gone, so resuming would copy only the rest.
+        log.warning(
+            "checkpoint %s counts %d points copied but %s is %s; copying from the start",
+            checkpoint.path if checkpoint is not None else "", saved[1], describe(target),
+            "new" if created else "empty",
+        )
+        saved = None
     if saved is not None:
         offset, resumed_from = saved
         log.info("resuming the copy to %s after %d points", describe(target), resumed_from)

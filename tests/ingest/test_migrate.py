@@ -165,6 +165,25 @@ def test_resumes_after_an_interruption(source: EdgeStore, targets: Targets, tmp_
     assert_same_points(source, target)
 
 
+def test_a_checkpoint_for_a_target_since_deleted_starts_over(
+    source: EdgeStore, targets: Targets, tmp_path: Path
+) -> None:
+    target = targets()
+    checkpoint = Checkpoint(tmp_path / "migrate.json", describe(source), describe(target))
+
+    def crash_after_two(batches: int, copied: int) -> None:
+        if batches == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        migrate(source, target, batch_size=BATCH, checkpoint=checkpoint, on_batch=crash_after_two)
+    assert checkpoint.path.exists()
+    target.delete_collection()  # someone drops the half-made copy before the resume
+    report = migrate(source, target, batch_size=BATCH, checkpoint=checkpoint)
+    assert report.created and report.resumed_from == 0 and report.copied == POINTS
+    assert_same_points(source, target)
+
+
 def test_checkpoint_of_another_copy_is_ignored(source: EdgeStore, targets: Targets, tmp_path: Path) -> None:
     target = targets()
     path = tmp_path / "migrate.json"
