@@ -15,21 +15,17 @@ from photoseek.retrieval.store.base import (
     ScoredRecord,
     VectorStore,
 )
-from photoseek.retrieval.store.retry import is_transient
+from photoseek.retrieval.store.inputs import query_matrix, query_vector
+from photoseek.retrieval.store.retry import BackoffWait, is_transient
 from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
-from tenacity import (
-    AsyncRetrying,
-    RetryError,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_random_exponential,
-)
+from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt
 
 from photoseek.errors import (
     CollectionNotFound,
     ConfigError,
     PhotoseekError,
+    QueryError,
     StoreError,
     StoreUnavailable,
 )
@@ -197,12 +193,13 @@ class AsyncServerStore:
         self._retries = settings.retries
         self._hnsw_ef = settings.hnsw_ef
         self._target = settings.url or "in-process qdrant-client"
+        self._vector_size: int | None = None
 
     async def _call(self, make: Callable[[], Awaitable[T]]) -> T:
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_transient),
             stop=stop_after_attempt(self._retries + 1),
-            wait=wait_random_exponential(multiplier=0.2, max=10.0),
+            wait=BackoffWait(0.2, 10.0),  # a 429's Retry-After is honoured, as in the sync store
         )
         try:
             async for attempt in retrying:
@@ -245,6 +242,11 @@ class AsyncServerStore:
             metadata=dict(described.config.metadata or {}),
         )
 
+    async def _size(self) -> int:
+        if self._vector_size is None:
+            self._vector_size = (await self.info()).vector_size
+        return self._vector_size
+
     def _request(
         self,
         vector: np.ndarray,
@@ -256,6 +258,9 @@ class AsyncServerStore:
         avoid: Sequence[np.ndarray] = (),
         with_vectors: bool = False,
     ) -> models.QueryRequest:
+        """One query request; the callers check the vectors first (``query_vector``)."""
+        if limit < 1 or offset < 0:
+            raise QueryError(f"limit must be at least 1 and offset at least 0, got {limit} and {offset}")
         query: Any = np.asarray(vector, dtype=np.float32).tolist()
         if len(avoid):
             query = models.RecommendQuery(
@@ -288,7 +293,9 @@ class AsyncServerStore:
         avoid: Sequence[np.ndarray] = (),
         with_vectors: bool = False,
     ) -> list[ScoredRecord]:
-        request = self._request(vector, limit, offset, filter, score_threshold, exact, avoid, with_vectors)
+        size = await self._size()
+        avoid = [query_vector(v, size) for v in avoid]
+        request = self._request(query_vector(vector, size), limit, offset, filter, score_threshold, exact, avoid, with_vectors)
         answer = await self._call(lambda: self.client.query_batch_points(self.collection, requests=[request]))
         return [_scored(p) for p in answer[0].points]
 
@@ -302,9 +309,10 @@ class AsyncServerStore:
         score_threshold: float | None = None,
         exact: bool = False,
     ) -> list[list[ScoredRecord]]:
-        requests = [self._request(v, limit, offset, filter, score_threshold, exact) for v in np.asarray(vectors)]
-        if not requests:
+        if len(vectors) == 0:
             return []
+        matrix = query_matrix(vectors, await self._size())
+        requests = [self._request(v, limit, offset, filter, score_threshold, exact) for v in matrix]
         answers = await self._call(lambda: self.client.query_batch_points(self.collection, requests=requests))
         return [[_scored(p) for p in answer.points] for answer in answers]
 

@@ -67,8 +67,11 @@ def _retry_after(exc: BaseException | None) -> float | None:
     return None
 
 
-class _Wait:
-    """Exponential backoff with full jitter, stretched to a Retry-After the server sent."""
+class BackoffWait:
+    """Exponential backoff with full jitter, stretched to a Retry-After the server sent.
+
+    A tenacity ``wait``: the sync and the asyncio server stores both wait with it.
+    """
 
     def __init__(self, initial: float, maximum: float) -> None:
         self._backoff = wait_random_exponential(multiplier=initial, max=maximum)
@@ -107,7 +110,7 @@ def call_with_retries(
     retrying = Retrying(
         retry=retry_if_exception(is_transient),
         stop=stop_after_attempt(retries + 1),
-        wait=_Wait(initial_wait, max_wait),
+        wait=BackoffWait(initial_wait, max_wait),
         reraise=False,
     )
     try:

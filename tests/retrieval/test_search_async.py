@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from photoseek.config import QdrantSettings
 from photoseek.retrieval import AsyncImageSearch, Hit, ImageSearch
@@ -136,6 +137,35 @@ def test_async_errors(tmp_path: Path) -> None:
         await store.close()
 
     _run(unreachable)
+
+
+def test_async_server_store_checks_query_vectors() -> None:
+    """Bad vectors are the caller's QueryError, as in the sync stores, not a server error."""
+
+    async def check() -> None:
+        client = AsyncQdrantClient(":memory:")
+        await client.create_collection("photos", vectors_config=models.VectorParams(size=4, distance=models.Distance.COSINE))
+        await client.upsert("photos", points=[models.PointStruct(id=1, vector=[1.0, 0.0, 0.0, 0.0], payload={})])
+        store = AsyncServerStore(QdrantSettings(collection="photos"), client=client)  # type: ignore[call-arg]
+        for bad, message in [
+            (np.zeros(4), "all zeros"),
+            (np.array([1.0, np.nan, 0.0, 0.0]), "NaN"),
+            (np.ones(3), "must have 4 values"),
+        ]:
+            with pytest.raises(QueryError, match=message):
+                await store.query(bad)
+        with pytest.raises(QueryError, match="all zeros"):
+            await store.query(np.ones(4), avoid=[np.zeros(4)])
+        with pytest.raises(QueryError, match="4 columns"):
+            await store.query_batch(np.ones((2, 3)))
+        with pytest.raises(QueryError, match="limit must be at least 1"):
+            await store.query(np.ones(4), limit=0)
+        assert await store.query_batch(np.empty((0, 4))) == []
+        hits = await store.query(np.array([2.0, 0.0, 0.0, 0.0]))
+        assert [round(h.score, 5) for h in hits] == [1.0]
+        await store.close()
+
+    _run(check)
 
 
 def test_a_sync_store_is_wrapped_in_a_thread(tmp_path: Path) -> None:

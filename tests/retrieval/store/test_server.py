@@ -6,6 +6,7 @@ purpose; a closed port plays one that is down.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -118,6 +119,29 @@ def test_a_429_waits_as_long_as_retry_after_says(qdrant_double):
     assert store.collection_exists() is True
     assert time.monotonic() - started >= 0.9
     store.close()
+
+
+def test_the_asyncio_store_also_waits_as_long_as_retry_after_says(qdrant_double):
+    from photoseek.retrieval.store.async_server import AsyncServerStore
+
+    qdrant_double.add(
+        EXISTS_PATH,
+        json_reply(429, b'{"status": {"error": "slow down"}}', {"Retry-After": "1"}),
+        json_reply(200, EXISTS_BODY),
+    )
+    settings = QdrantSettings(url=qdrant_double.base_url, collection="photos", retries=2, prefer_grpc=False, timeout=5)  # type: ignore[call-arg]
+
+    async def exists() -> bool:
+        store = AsyncServerStore(settings)
+        try:
+            return await store.collection_exists()
+        finally:
+            await store.close()
+
+    started = time.monotonic()
+    assert asyncio.run(exists()) is True
+    assert time.monotonic() - started >= 0.9
+    assert qdrant_double.hits[EXISTS_PATH] == 2
 
 
 def test_a_client_error_is_not_retried(qdrant_double):
