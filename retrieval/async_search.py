@@ -83,7 +83,8 @@ class AsyncImageSearch(_SearchCore):
         )
 
     async def check(self) -> None:
-        """Check that the collection exists and that the model can search it (once).
+        """Check that the collection exists and that the model can search it (lazily, then
+        again once ``RECHECK_SECONDS`` have passed).
 
         Raises:
             CollectionNotFound, CollectionMismatch, ModelIdentityError.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -56,16 +57,29 @@ def missing_collection(store: VectorStore | AsyncVectorStore) -> CollectionNotFo
     )
 
 
+# Seconds a collection check holds: a long-running service looks again now and then, so that a
+# collection rebuilt by another model under the same name is refused, not searched with the
+# wrong vectors.
+RECHECK_SECONDS = 60.0
+
+
 class _SearchCore:
     """What both clients share: argument checks, query encoding and the collection check."""
-
-    _checked: bool
 
     def __init__(self, encoder: Encoder, retrieval: RetrievalSettings | None, allow_unpaired_text_model: bool) -> None:
         self.encoder = encoder
         self.defaults = retrieval or RetrievalSettings()  # type: ignore[call-arg]
         self._allow_unpaired = allow_unpaired_text_model
-        self._checked = False
+        self._checked_at: float | None = None
+
+    @property
+    def _checked(self) -> bool:
+        """The collection was checked less than ``RECHECK_SECONDS`` ago."""
+        return self._checked_at is not None and time.monotonic() - self._checked_at < RECHECK_SECONDS
+
+    @_checked.setter
+    def _checked(self, value: bool) -> None:
+        self._checked_at = time.monotonic() if value else None
 
     def _options(
         self,
@@ -256,7 +270,8 @@ class ImageSearch(_SearchCore):
         return search
 
     def check(self) -> None:
-        """Check that the collection exists and that the model can search it (done once, lazily).
+        """Check that the collection exists and that the model can search it (lazily, then
+        again once ``RECHECK_SECONDS`` have passed).
 
         Raises:
             CollectionNotFound, CollectionMismatch, ModelIdentityError.

@@ -93,6 +93,20 @@ def test_collection_built_by_another_model_is_refused(any_store: Any) -> None:
     assert ImageSearch(store, WordEncoder(name="test/other")).search("dog", limit=2)
 
 
+def test_a_collection_rebuilt_by_another_model_is_noticed(any_store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-running client checks again after a while, not only once."""
+    import photoseek.retrieval.search as search_module
+
+    store = _small(any_store)
+    search = ImageSearch(store, WordEncoder())
+    assert search.search("dog", limit=2)
+    store.set_metadata({"photoseek": {"image_model": WordEncoder(name="test/other").identity().to_record()}})
+    assert search.search("dog", limit=2), "within RECHECK_SECONDS the first check holds"
+    monkeypatch.setattr(search_module, "RECHECK_SECONDS", 0.0)
+    with pytest.raises(ModelIdentityError, match="test/other"):
+        search.search("dog")
+
+
 def test_query_vector_checks(any_store: Any) -> None:
     search = ImageSearch(_small(any_store), WordEncoder())
     with pytest.raises(QueryError, match="all zeros"):
