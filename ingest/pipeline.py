@@ -52,6 +52,7 @@ EXISTS_CHUNK = 256
 # run that wrote nothing (Qdrant leaves segments this small unindexed anyway).
 CHEAP_TO_SCAN = 1_000
 
+
 @dataclass
 class PipelineOptions:
     """How one ingest run behaves.

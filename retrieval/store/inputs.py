@@ -1,4 +1,4 @@
-"""Checks of what callers hand a store: point ids, vector batches, query vectors."""
+"""Checks of what callers hand a store: point ids, vector batches, query vectors, pages."""
 
 from __future__ import annotations
 
@@ -68,3 +68,13 @@ def query_matrix(vectors: np.ndarray, size: int) -> np.ndarray:
     if matrix.ndim != 2 or matrix.shape[1] != size:
         raise QueryError(f"query vectors must be a matrix with {size} columns, got shape {matrix.shape}")
     return np.stack([query_vector(row, size) for row in matrix]) if len(matrix) else matrix
+
+
+def check_page(limit: int, offset: int) -> None:
+    """A page of results: at least one, from offset 0 on.
+
+    Raises:
+        QueryError: ``limit`` < 1 or ``offset`` < 0.
+    """
+    if limit < 1 or offset < 0:
+        raise QueryError(f"limit must be at least 1 and offset at least 0, got {limit} and {offset}")

@@ -28,7 +28,7 @@ from photoseek.errors import (
 )
 from photoseek.retrieval.schema import INDEXED_FIELDS, IndexKind
 from photoseek.retrieval.store.base import CollectionInfo, Record, ScoredRecord
-from photoseek.retrieval.store.inputs import canonical_ids, query_matrix, query_vector, vector_batch
+from photoseek.retrieval.store.inputs import canonical_ids, check_page, query_matrix, query_vector, vector_batch
 from photoseek.retrieval.store.retry import call_with_retries
 
 T = TypeVar("T")
@@ -356,7 +356,7 @@ class ServerStore:
         With ``avoid``, a best-score recommend query: ``vector`` is the positive example and
         the ``avoid`` vectors the negatives, so points near them sink.
         """
-        _check_page(limit, offset)
+        check_page(limit, offset)
         size = self._size()
         target = query_vector(vector, size).tolist()
         query: Any = target
@@ -394,7 +394,7 @@ class ServerStore:
         exact: bool = False,
     ) -> list[list[ScoredRecord]]:
         """``query`` for each row of ``vectors`` in one request."""
-        _check_page(limit, offset)
+        check_page(limit, offset)
         matrix = query_matrix(vectors, self._size())
         requests = [
             models.QueryRequest(
@@ -412,11 +412,6 @@ class ServerStore:
             return []
         responses = self._call(lambda: self.client.query_batch_points(self.collection, requests))
         return [[_scored(p) for p in response.points] for response in responses]
-
-
-def _check_page(limit: int, offset: int) -> None:
-    if limit < 1 or offset < 0:
-        raise QueryError(f"limit must be at least 1 and offset at least 0, got {limit} and {offset}")
 
 
 def _scored(point: models.ScoredPoint) -> ScoredRecord:
