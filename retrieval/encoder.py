@@ -319,7 +319,8 @@ class ClipEncoder:
         import torch
 
         with torch.inference_mode():
-            pixels = torch.from_numpy(np.ascontiguousarray(chunk))
+            # Writable and contiguous: torch warns on read-only arrays (np.asarray of a PIL image).
+            pixels = torch.from_numpy(np.require(chunk, requirements=["C", "W"]))
             if self.device == "cuda":
                 pixels = pixels.pin_memory().to(self.device, non_blocking=True)
             else:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -107,6 +109,24 @@ def test_fast_path_splits_into_batches(tiny_clip_dir: Path) -> None:
     batch = np.stack([clip_resize_crop(image, 32) for image in varied_images()[:5]])
     whole = ClipEncoder(str(tiny_clip_dir), device="cpu", batch_size=64).encode_pixels(batch)
     np.testing.assert_allclose(small.encode_pixels(batch), whole, atol=1e-5)
+
+
+def test_read_only_pixels_encode_without_a_warning(tiny_clip_dir: Path) -> None:
+    """np.asarray of a PIL image is read-only; torch warns once per process about such arrays,
+    so the check runs in a fresh process."""
+    code = (
+        "import sys, warnings, numpy as np\n"
+        "from PIL import Image\n"
+        "from photoseek.retrieval.encoder import ClipEncoder\n"
+        "encoder = ClipEncoder(sys.argv[1], device='cpu')\n"
+        "pixels = np.asarray(Image.new('RGB', (32, 32), (200, 10, 10)))[None]\n"
+        "assert not pixels.flags.writeable\n"
+        "warnings.simplefilter('error')\n"
+        "print(encoder.encode_pixels(pixels).shape)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tiny_clip_dir)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "(1, 16)"
 
 
 def test_empty_inputs_give_empty_arrays(encoder: ClipEncoder) -> None:
