@@ -2,8 +2,9 @@
 
 Failures are appended as JSON lines while the job runs (a killed job keeps them) and the file
 is compacted when the job ends: a photo that succeeded since is dropped, a photo that failed
-again keeps one line with its attempts added up, and after a run that read the whole source a
-malformed row that is no longer there (fixed, or the file replaced) is dropped too.
+again keeps one line with its attempts added up, and after a run that read its whole source a
+malformed row of that source that it did not meet again (fixed, or no longer there) is
+dropped too.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,6 +42,7 @@ class Failure:
         attempts: tries so far, over every run.
         photo_id: the source's own id, when known.
         time: when it last failed (RFC 3339, UTC).
+        origin: for a ``source`` failure, the source that met it (``unsplash:/data/lite``).
     """
 
     id: str | None
@@ -50,6 +53,7 @@ class Failure:
     attempts: int = 1
     photo_id: str | None = None
     time: str = field(default_factory=_now)
+    origin: str | None = None
 
     @property
     def key(self) -> str:
@@ -134,12 +138,13 @@ class Ledger:
         with self._lock:
             return list(self._this_run.values())
 
-    def compact(self, *, source_read_whole: bool = False) -> int:
+    def compact(self, *, read_again: Callable[[Failure], bool] | None = None) -> int:
         """Rewrite the file with one line per input that still fails; returns how many.
 
         Args:
-            source_read_whole: this run read every row of the source; earlier ``source``
-                failures (rows keyed by file and line) it did not meet again are gone.
+            read_again: given after a run that read its whole source: whether an earlier
+                ``source`` failure (a row keyed by file and line) is one this run read again.
+                Those it read again without failing are gone (fixed, or no longer there).
         """
         with self._lock:
             if self._handle is not None:
@@ -148,7 +153,7 @@ class Ledger:
             merged = {
                 k: v
                 for k, v in self._previous.items()
-                if k not in self._done and not (source_read_whole and v.stage == "source")
+                if k not in self._done and not (read_again is not None and v.stage == "source" and read_again(v))
             }
             merged.update(self._this_run)
             for key in self._done:

@@ -182,13 +182,12 @@ def migrate(
     offset: str | None = None
     resumed_from = 0
     saved = checkpoint.load() if checkpoint is not None else None
-    if saved is not None and saved[1] and (created or target.count() == 0):
-        # The target was deleted (and made again here) since the checkpoint was written: the
-        # points it counts are gone, so resuming would copy only the rest.
+    if saved is not None and (held := target.count()) < saved[1]:
+        # The target lost points since the checkpoint was written (deleted and made again, or
+        # emptied): resuming would copy only the rest. Upserts are idempotent: start over.
         log.warning(
-            "checkpoint %s counts %d points copied but %s is %s; copying from the start",
-            checkpoint.path if checkpoint is not None else "", saved[1], describe(target),
-            "new" if created else "empty",
+            "checkpoint %s counts %d points copied but %s holds %d; copying from the start",
+            checkpoint.path if checkpoint is not None else "", saved[1], describe(target), held,
         )
         saved = None
     if saved is not None:

@@ -39,6 +39,7 @@ from photoseek.ingest.report import IngestReport
 from photoseek.ingest.sources.record import SourceFailure, SourceRecord
 from photoseek.retrieval.encoder import Encoder
 from photoseek.retrieval.store.base import VectorStore
+from photoseek.retrieval.store.edge import AUTO_OPTIMIZE_TAIL
 
 from photoseek.errors import ItemError
 
@@ -48,9 +49,10 @@ log = logging.getLogger(__name__)
 EXISTS_CHUNK = 256
 
 
-# Unindexed points a search scans in well under a millisecond: not worth an index build on a
-# run that wrote nothing (Qdrant leaves segments this small unindexed anyway).
-CHEAP_TO_SCAN = 1_000
+# An unindexed tail below this is left to searches by a run that wrote nothing: the embedded
+# store builds the index itself on the first search above it, and Qdrant leaves segments much
+# smaller than that unindexed anyway (an index build would find nothing to do, every run).
+CHEAP_TO_SCAN = AUTO_OPTIMIZE_TAIL
 
 
 @dataclass
@@ -138,7 +140,7 @@ class Pipeline:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fetcher: Fetcher | None = None
         # Every row of the source was read (no stop, --limit or --retry-failed): malformed rows
-        # of earlier runs not met again are gone from the failures file.
+        # of earlier runs that the source read again without failing leave the failures file.
         self._source_read_whole = False
 
     # ----------------------------------------------------------------- control
@@ -189,10 +191,13 @@ class Pipeline:
             self.ledger.compact()
             self.report.seconds = time.perf_counter() - started
             raise self._fatal
-        if self.options.optimize and self.store.backend == "embedded":
-            self._build_index()
-        self.ledger.compact(source_read_whole=self._source_read_whole)
-        self.report.seconds = time.perf_counter() - started
+        read_again = getattr(self.source, "read_again", None) if self._source_read_whole else None
+        try:
+            if self.options.optimize and self.store.backend == "embedded":
+                self._build_index()
+        finally:
+            self.ledger.compact(read_again=read_again)
+            self.report.seconds = time.perf_counter() - started
         return self.report
 
     def _build_index(self) -> None:
@@ -241,7 +246,12 @@ class Pipeline:
                 if isinstance(item, SourceFailure):
                     if self.options.retry_ids is None:
                         self._count_seen(1)
-                        self._record(Failure(None, item.ref, item.stage, item.reason, item.detail, photo_id=item.photo_id))
+                        self._record(
+                            Failure(
+                                None, item.ref, item.stage, item.reason, item.detail,
+                                photo_id=item.photo_id, origin=item.origin,
+                            )
+                        )
                     continue
                 if self.options.retry_ids is not None and item.id not in self.options.retry_ids:
                     continue

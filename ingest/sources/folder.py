@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photoseek.ingest.sources.record import (
     SourceFailure,
@@ -20,6 +20,9 @@ from photoseek.ingest.sources.record import (
 from photoseek.ingest.sources.shard import Shard, check_shard, in_shard
 from photoseek.retrieval.schema import point_id
 from PIL import Image
+
+if TYPE_CHECKING:
+    from photoseek.ingest.ledger import Failure
 
 log = logging.getLogger(__name__)
 
@@ -152,9 +155,22 @@ class FolderSource:
             raise FileNotFoundError(f"image folder {self.root} does not exist")
         self.shard = check_shard(shard) if shard is not None else None
         self.limit = limit
+        self.origin = f"{SOURCE}:{self.root.resolve()}"
+        self._walk_errors = 0
+
+    def read_again(self, failure: Failure) -> bool:
+        """Whether a whole read of this source meets ``failure``'s file again (its folder, its
+        shard, every sub-folder listed)."""
+        if failure.origin != self.origin or self._walk_errors:
+            return False
+        return in_shard(point_id(failure.ref, SOURCE), self.shard)
+
+    def _walk_error(self, exc: OSError) -> None:
+        self._walk_errors += 1  # a sub-folder that cannot be listed: this read is not whole
+        log.warning("%s", exc)
 
     def _files(self) -> Iterator[Path]:
-        for folder, dirs, files in os.walk(self.root, onerror=lambda exc: log.warning("%s", exc)):
+        for folder, dirs, files in os.walk(self.root, onerror=self._walk_error):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(files):
                 if Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith("."):
@@ -173,7 +189,9 @@ class FolderSource:
             try:
                 stat = path.stat()
             except OSError as exc:
-                yield SourceFailure(relpath, "unreadable", f"cannot stat: {exc}", photo_id=relpath)
+                yield SourceFailure(
+                    relpath, "unreadable", f"cannot stat: {exc}", photo_id=relpath, origin=self.origin
+                )
                 continue
             payload: dict[str, Any] = {
                 "source": SOURCE,

@@ -43,6 +43,8 @@ class SourceFailure:
         detail: one line saying what is wrong.
         stage: always ``"source"``, to sit beside the fetch and decode failures.
         photo_id: the photo's id when it could be read.
+        origin: which source met it (``unsplash:/data/lite``); a failures file may hold the
+            failures of several sources.
     """
 
     ref: str
@@ -50,6 +52,7 @@ class SourceFailure:
     detail: str = ""
     stage: str = "source"
     photo_id: str | None = None
+    origin: str | None = None
 
 
 def orientation(width: int | None, height: int | None) -> str | None:

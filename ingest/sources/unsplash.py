@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from photoseek.config.settings import IngestSettings
@@ -21,6 +21,9 @@ from photoseek.ingest.sources.record import (
 from photoseek.ingest.sources.shard import Shard, check_shard, in_shard
 from photoseek.ingest.sources.tsv import Row, iter_rows, table_parts
 from photoseek.retrieval.schema import point_id
+
+if TYPE_CHECKING:
+    from photoseek.ingest.ledger import Failure
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +244,14 @@ class UnsplashSource:
                 f"no photos.tsv* file in {self.dataset_dir}: point it at the unzipped Unsplash dataset"
             )
         self.joins = JoinIndex(self.dataset_dir, cache_dir)
+        self.origin = f"{SOURCE}:{self.dataset_dir.resolve()}"
+
+    def read_again(self, failure: Failure) -> bool:
+        """Whether a whole read of this source meets ``failure``'s row again (its dataset, its shard)."""
+        if failure.origin != self.origin:
+            return False
+        key = point_id(failure.photo_id, SOURCE) if failure.photo_id else failure.ref
+        return in_shard(key, self.shard)
 
     def __iter__(self) -> Iterator[SourceRecord | SourceFailure]:
         """Yield records and failures in file order, lazily."""
@@ -273,7 +284,7 @@ class UnsplashSource:
         for header, row in iter_rows(self.parts):
             if not isinstance(row, Row):
                 if in_shard(row.ref, self.shard):
-                    yield SourceFailure(row.ref, "bad_row", row.detail)
+                    yield SourceFailure(row.ref, "bad_row", row.detail, origin=self.origin)
                 continue
             photo_id = row.fields[0].strip() if row.fields else ""
             if "photo_id" in header and len(row.fields) == len(header):
@@ -286,15 +297,16 @@ class UnsplashSource:
                 yield SourceFailure(
                     row.ref, "bad_row",
                     f"{len(row.fields)} columns where the header has {len(header)}", photo_id=photo_id or None,
+                    origin=self.origin,
                 )
                 continue
             if not photo_id:
-                yield SourceFailure(row.ref, "bad_row", "empty photo_id")
+                yield SourceFailure(row.ref, "bad_row", "empty photo_id", origin=self.origin)
                 continue
             try:
                 payload = photo_payload(dict(zip(header, row.fields)))
             except BadValue as exc:
-                yield SourceFailure(row.ref, "bad_row", str(exc), photo_id=photo_id)
+                yield SourceFailure(row.ref, "bad_row", str(exc), photo_id=photo_id, origin=self.origin)
                 continue
             yield self._record(key, photo_id, payload, row.ref)
 
@@ -306,5 +318,5 @@ class UnsplashSource:
             return SourceRecord(key, photo_id, SOURCE, payload, local_path=local)
         image_url = payload.get("image_url")
         if image_url is None:
-            return SourceFailure(ref, "no_image", "no photo_image_url and no local file", photo_id=photo_id)
+            return SourceFailure(ref, "no_image", "no photo_image_url and no local file", photo_id=photo_id, origin=self.origin)
         return SourceRecord(key, photo_id, SOURCE, payload, url=cdn_url(image_url, self.ingest))

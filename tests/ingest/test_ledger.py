@@ -48,22 +48,25 @@ def test_compaction_drops_successes_and_adds_up_attempts(tmp_path: Path) -> None
     assert rows["rb"]["attempts"] == 4
 
 
-def test_a_run_that_read_the_whole_source_drops_rows_it_did_not_meet_again(tmp_path: Path) -> None:
+def test_a_whole_read_drops_the_rows_of_its_source_it_did_not_meet_again(tmp_path: Path) -> None:
     path = tmp_path / "f.jsonl"
     first = Ledger(path)
-    first.record(Failure(id=None, ref="photos.tsv:7", stage="source", reason="bad_row"))
-    first.record(Failure(id=None, ref="photos.tsv:9", stage="source", reason="bad_row"))
+    first.record(Failure(id=None, ref="photos.tsv:7", stage="source", reason="bad_row", origin="unsplash:/lite"))
+    first.record(Failure(id=None, ref="photos.tsv:9", stage="source", reason="bad_row", origin="unsplash:/lite"))
+    first.record(Failure(id=None, ref="photos.tsv:4", stage="source", reason="bad_row", origin="unsplash:/full"))
     first.record(Failure(id="a", ref="ra", stage="fetch", reason="timeout"))
     first.compact()
 
     partial = Ledger(path)  # a run cut short (--limit, a stop) cannot tell
-    assert partial.compact(source_read_whole=False) == 3
-    whole = Ledger(path)
-    whole.record(Failure(id=None, ref="photos.tsv:9", stage="source", reason="bad_row"))
-    assert whole.compact(source_read_whole=True) == 2
-    rows = {row["ref"]: row for row in _lines(path)}
-    assert set(rows) == {"photos.tsv:9", "ra"}, "row 7 was fixed; the photo that failed to download stays"
-    assert rows["photos.tsv:9"]["attempts"] == 2
+    assert partial.compact() == 4
+    whole = Ledger(path)  # a whole read of /lite, which met row 9 bad again
+    whole.record(Failure(id=None, ref="photos.tsv:9", stage="source", reason="bad_row", origin="unsplash:/lite"))
+    assert whole.compact(read_again=lambda failure: failure.origin == "unsplash:/lite") == 3
+    rows = {(row["origin"], row["ref"]): row for row in _lines(path)}
+    assert set(rows) == {("unsplash:/lite", "photos.tsv:9"), ("unsplash:/full", "photos.tsv:4"), (None, "ra")}, (
+        "row 7 was fixed; another dataset's row and a failed download stay"
+    )
+    assert rows[("unsplash:/lite", "photos.tsv:9")]["attempts"] == 2
 
 
 def test_no_file_when_nothing_failed(tmp_path: Path) -> None:

@@ -160,14 +160,29 @@ def test_fixed_rows_leave_the_failures_file(tmp_path: Path, encoder: ClipEncoder
     failures = tmp_path / "failures.jsonl"
     store = EdgeStore(QdrantSettings(path=tmp_path / "q", collection="unsplash"))
 
-    def bad_rows() -> set[str]:
-        return {row["ref"] for row in map(json.loads, failures.read_text().splitlines()) if row["stage"] == "source"}
+    def bad_rows(path: Path = failures) -> set[str]:
+        return {row["ref"] for row in map(json.loads, path.read_text().splitlines()) if row["stage"] == "source"}
+
+    # Which rows each of three workers reports, each into a file of its own.
+    per_shard = []
+    for k in range(3):
+        _run(UnsplashSource(data.dir, images, shard=(k, 3)), store, encoder, tmp_path / f"shard{k}.jsonl")
+        per_shard.append(bad_rows(tmp_path / f"shard{k}.jsonl"))
+    assert all(per_shard) and set().union(*per_shard) == set(data.bad_rows), per_shard
 
     _run(UnsplashSource(data.dir, images), store, encoder, failures)
     assert bad_rows() == set(data.bad_rows)
+    # Other sources writing to the same failures file leave this dataset's rows alone.
+    (tmp_path / "pictures").mkdir()
+    (tmp_path / "pictures" / "a.jpg").write_bytes(jpeg_bytes(40, 30, (200, 0, 0)))
+    _run(FolderSource(tmp_path / "pictures"), store, encoder, failures)
+    assert bad_rows() == set(data.bad_rows)
+
     write_lite_dataset(tmp_path / "lite", n_photos=6, images_dir=images, malformed=False)  # the rows fixed
     _run(UnsplashSource(data.dir, images, limit=3), store, encoder, failures)
     assert bad_rows() == set(data.bad_rows), "a run that stopped at --limit did not see every row"
+    _run(UnsplashSource(data.dir, images, shard=(0, 3)), store, encoder, failures)
+    assert bad_rows() == per_shard[1] | per_shard[2], "worker 0 cleared its own row only"
     _run(UnsplashSource(data.dir, images), store, encoder, failures)
     assert bad_rows() == set()
     store.close()
