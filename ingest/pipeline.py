@@ -86,7 +86,9 @@ class Pipeline:
     """One ingest run. Build it, call ``run()`` once; ``stop()`` from a signal handler.
 
     Args:
-        source: records and failures, read lazily (``UnsplashSource``, ``FolderSource``).
+        source: records and failures, read lazily (``UnsplashSource``, ``FolderSource``). A
+            source may also have ``limit`` (a run it cuts short is not a whole read) and
+            ``read_again(failure)`` (which earlier malformed rows a whole read of it meets again).
         store: where the points go.
         encoder: turns uint8 batches into vectors (``encode_pixels``).
         ingest: download and decode settings.
