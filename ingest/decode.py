@@ -16,7 +16,7 @@ from struct import error as struct_error
 from typing import Literal, Self
 
 import numpy as np
-from photoseek.retrieval.preprocess import WIDE_MODES, clip_resize_crop, wide_to_8bit
+from photoseek.retrieval.preprocess import clip_resize_crop, to_8bit
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from photoseek.errors import PermanentItemError
@@ -73,7 +73,8 @@ def _orientation(image: Image.Image) -> int:
 
 
 def load_rgb(data: bytes | Path, max_pixels: int, min_side: int | None = None) -> Image.Image:
-    """Decode the first frame of an image, upright, in RGB (transparency composited on white).
+    """Decode the first frame of an image, upright, at 8 bits per sample (``clip_resize_crop``
+    then makes it RGB, transparency composited on white).
 
     Args:
         data: the encoded bytes, or a file path.
@@ -118,11 +119,7 @@ def _upright_rgb(image: Image.Image, max_pixels: int, min_side: int | None) -> I
     out = image
     if _orientation(image) != 1:
         out = ImageOps.exif_transpose(image)
-    if out.mode in WIDE_MODES:
-        out = wide_to_8bit(out)
-    elif out.mode == "1":
-        out = out.convert("L")
-    return out
+    return to_8bit(out)  # 1-bit and every 8-bit mode go to RGB in clip_resize_crop (to_rgb)
 
 
 def decode_image(data: bytes | Path, size: int, max_pixels: int) -> np.ndarray:

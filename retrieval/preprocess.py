@@ -21,11 +21,17 @@ from PIL import Image
 
 
 # Modes with more than 8 bits per sample; Pillow's own convert() clips them instead of scaling.
-WIDE_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
+_WIDE_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
 
 
-def wide_to_8bit(image: Image.Image) -> Image.Image:
-    """16-bit, 32-bit and float greyscale scaled into 0..255 (Pillow would clip at 255)."""
+def to_8bit(image: Image.Image) -> Image.Image:
+    """16-bit, 32-bit and float greyscale scaled into 0..255 (Pillow would clip at 255).
+
+    Ingest and query images both pass through here before :func:`to_rgb`; an image of any
+    other mode is returned as it is.
+    """
+    if image.mode not in _WIDE_MODES:
+        return image
     pixels = np.asarray(image)
     if image.mode == "F":
         top = 1.0 if pixels.size and float(np.nanmax(pixels)) <= 1.0 else 255.0

@@ -17,7 +17,7 @@ from photoseek.config.settings import RetrievalSettings, Settings, load_settings
 from photoseek.retrieval.filters import build_filter
 from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.identity import check_metadata
-from photoseek.retrieval.preprocess import WIDE_MODES, to_rgb, wide_to_8bit
+from photoseek.retrieval.preprocess import to_8bit, to_rgb
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.base import (
     CollectionInfo,
@@ -163,9 +163,7 @@ def read_image(image: ImageInput) -> Image.Image:
             raise QueryError(f"query image is not a readable image: {exc}") from None
     picture = ImageOps.exif_transpose(picture) or picture
     # The same conversion ingest applies: wide greyscale scaled, transparency on white.
-    if picture.mode in WIDE_MODES:
-        picture = wide_to_8bit(picture)
-    return to_rgb(picture)
+    return to_rgb(to_8bit(picture))
 
 
 def _candidate_ids(photo_id: str, source: str | None) -> list[str]:
