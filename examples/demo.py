@@ -87,7 +87,7 @@ def choose_model() -> None:
 
 
 def main() -> int:
-    from photoseek.ingest.cli import main as photoseek
+    from photoseek.cli import main as photoseek
 
     os.environ.setdefault("PHOTOSEEK_QDRANT__PATH", str(DEMO / "qdrant"))
     os.environ.setdefault("PHOTOSEEK_QDRANT__COLLECTION", "demo")

@@ -1,8 +1,9 @@
 """photoseek: text-to-image search over photo collections with CLIP and Qdrant.
 
-The code lives in three subpackages: ``photoseek.config`` (settings),
-``photoseek.retrieval`` (encoder, store, search client) and ``photoseek.ingest``
-(the ingest worker and the ``photoseek`` command line).
+The program (the ``photoseek`` command line, evaluation, contact sheets) lives here; the code it
+is built on lives in three subpackages: ``photoseek.ingest`` (the ingest job),
+``photoseek.retrieval`` (encoder, store, search client: the library services import) and
+``photoseek.config`` (settings).
 """
 
 __version__ = "0.1.0"

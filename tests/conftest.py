@@ -1,15 +1,19 @@
-"""Shared fixtures and the markers for resources a test needs (a Qdrant server, a GPU)."""
+"""Shared fixtures (tiny CLIP models, the loopback HTTP server, fast download settings) and the markers for resources a test needs (a Qdrant server, a GPU)."""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 # tests/ holds helpers the tests import by module name (tiny_clip), as the demo does.
 sys.path.insert(0, str(Path(__file__).parent))
+
+from httpserver import LoopbackServer  # noqa: E402  (found through the path set above)
+from photoseek.config.settings import IngestSettings  # noqa: E402
 
 SERVER_URL_VAR = "PHOTOSEEK_TEST_QDRANT_URL"
 
@@ -60,3 +64,19 @@ def other_tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tiny_clip import build_tiny_clip
 
     return build_tiny_clip(tmp_path_factory.mktemp("other-tiny-clip"), dim=16, image_size=32, layers=1, seed=1)
+
+
+@pytest.fixture
+def http_server() -> Iterator[LoopbackServer]:
+    """A real HTTP server on 127.0.0.1 (random port), stopped after the test."""
+    with LoopbackServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fast_ingest() -> IngestSettings:
+    """Download settings with short timeouts and few retries, allowing the loopback host."""
+    return IngestSettings(
+        allowed_hosts="127.0.0.1", connect_timeout=1.0, read_timeout=0.4, retries=2,
+        max_download_bytes=64 * 1024, concurrency=8, per_host_concurrency=8,
+    )

@@ -208,7 +208,7 @@ def test_cluster_collection_is_sharded_and_replicated(monkeypatch: pytest.Monkey
 
 
 def test_worker_command_parses_with_the_real_cli(compose_path: Path) -> None:
-    from photoseek.ingest.cli import build_parser
+    from photoseek.cli import build_parser
 
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]

@@ -338,7 +338,7 @@ def _cli_env(tiny_clip_dir: Path, data_dir: Path) -> dict[str, str]:
 
 def _start_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "photoseek.ingest", *args],
+        [sys.executable, "-m", "photoseek", *args],
         env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -445,7 +445,7 @@ def test_a_downloader_that_cannot_start_stops_the_job(tmp_path: Path, encoder: C
 
 def test_shard_workers_get_their_own_failures_file() -> None:
     from photoseek.config.settings import Settings
-    from photoseek.ingest.commands.ingest import failures_path
+    from photoseek.commands.ingest import failures_path
 
     paths = {failures_path(Settings(ingest={"shard": f"{k}/3"})) for k in range(3)}  # type: ignore[arg-type]
     assert len(paths) == 3 and failures_path(Settings()) not in paths

@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import CLIPConfig, CLIPModel
 
-from photoseek.retrieval.image_tower import LeanImageTower, lean_image_tower
+from photoseek.retrieval.encoder.image_tower import LeanImageTower, lean_image_tower
 
 
 def _clip(activation: str, layers: int = 3) -> CLIPModel:

@@ -119,7 +119,7 @@ def write_grid(
     hits: Sequence[Hit], out: Path, settings: Settings, *, columns: int, tile: int, offset: int = 0
 ) -> None:
     """Write the contact sheet of ``hits`` to ``out``; thumbnails are cached beside the data."""
-    from photoseek.ingest.contact_sheet import ThumbnailSource, make_contact_sheet
+    from photoseek.contact_sheet import ThumbnailSource, make_contact_sheet
 
     if not hits:
         print("no photos matched: no contact sheet written", file=sys.stderr)

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from photoseek.config.settings import IngestSettings
-from photoseek.ingest.evaluation.captions import (
+from photoseek.evaluation.captions import (
     CaptionSet,
     caption_source,
     stored_images,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from photoseek.config.settings import Settings
-from photoseek.ingest.evaluation.runner import Setting
+from photoseek.evaluation.runner import Setting
 from photoseek.retrieval.encoder import Encoder
 from photoseek.retrieval.search import ImageSearch
 from photoseek.retrieval.store.base import VectorStore

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from photoseek.ingest.evaluation.runner import SettingResult, differences
+from photoseek.evaluation.runner import SettingResult, differences
 
 from photoseek.errors import PhotoseekError
 

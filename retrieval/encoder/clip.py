@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from photoseek.errors import ModelError, ModelMismatchError
-from photoseek.retrieval.devices import (
+from photoseek.retrieval.encoder.devices import (
     choose_batch_size,
     choose_device,
     choose_precision,
@@ -26,11 +26,11 @@ from photoseek.retrieval.devices import (
     torch_dtype,
 )
 from photoseek.retrieval.identity import ModelIdentity, check_pairing
-from photoseek.retrieval.image_tower import lean_image_tower
-from photoseek.retrieval.int8_text import int8_text_tower
-from photoseek.retrieval.model_loading import embedding_dimension, fingerprint, load_sentence_transformer, tower_of
+from photoseek.retrieval.encoder.image_tower import lean_image_tower
+from photoseek.retrieval.encoder.int8_text import int8_text_tower
+from photoseek.retrieval.encoder.model_loading import embedding_dimension, fingerprint, load_sentence_transformer, tower_of
 from photoseek.retrieval.preprocess import clip_resize_crop
-from photoseek.retrieval.query_cache import QueryCache
+from photoseek.retrieval.encoder.query_cache import QueryCache
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -104,7 +104,7 @@ class ClipEncoder:
             query_cache_size: text queries kept encoded (0 = no cache).
             allow_unpaired_text_model: accept a text model not known to share the image space.
             text_int8_on_cpu: on a CPU, encode queries with int8 text weights (about 2x faster,
-                cosine >= 0.998 to float32; see ``retrieval/int8_text.py``).
+                cosine >= 0.998 to float32; see ``retrieval/encoder/int8_text.py``).
 
         Raises:
             ModelLoadError: a model cannot be loaded.

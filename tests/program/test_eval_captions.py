@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from photoseek.ingest.evaluation.captions import (
+from photoseek.evaluation.captions import (
     caption_source,
     collection_name,
     read_captions,

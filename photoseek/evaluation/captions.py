@@ -22,8 +22,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from photoseek.ingest.evaluation.report import EvalReport
-from photoseek.ingest.evaluation.runner import JudgedQuery, Setting, run_setting
+from photoseek.evaluation.report import EvalReport
+from photoseek.evaluation.runner import JudgedQuery, Setting, run_setting
 from photoseek.ingest.sources.record import SourceFailure, SourceRecord
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.base import VectorStore

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from httpserver import LoopbackServer, redirect
 from photoseek.config import ModelSettings, QdrantSettings
-from photoseek.ingest.cli import main
-from photoseek.ingest.contact_sheet import PLACEHOLDER, ThumbnailSource, sheet_size, tile_box
+from photoseek.cli import main
+from photoseek.contact_sheet import PLACEHOLDER, ThumbnailSource, sheet_size, tile_box
 from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.encoder import ClipEncoder
 from photoseek.retrieval.identity import record_identity

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from photoseek.ingest.evaluation.metrics import (
+from photoseek.evaluation.metrics import (
     first_relevant_rank,
     mean_metrics,
     query_metrics,

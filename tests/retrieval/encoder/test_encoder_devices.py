@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from photoseek.errors import ConfigError
-from photoseek.retrieval.devices import choose_batch_size, choose_device, choose_precision, torch_dtype
+from photoseek.retrieval.encoder.devices import choose_batch_size, choose_device, choose_precision, torch_dtype
 
 
 @pytest.mark.parametrize(
@@ -109,7 +109,7 @@ def test_gpu_fast_path_matches_the_standard_path(tiny_clip_dir: Path) -> None:
 
 _RETAINED = """
 import numpy as np, sys
-from photoseek.retrieval.devices import keep_freed_cpu_memory
+from photoseek.retrieval.encoder.devices import keep_freed_cpu_memory
 def rss():
     return int(open("/proc/self/statm").read().split()[1]) * 4096
 if sys.argv[1] == "tuned":

@@ -34,9 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
-            module = importlib.import_module(f"photoseek.ingest.commands.{name}")
+            module = importlib.import_module(f"photoseek.commands.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"photoseek.ingest.commands.{name}":
+            if exc.name != f"photoseek.commands.{name}":
                 raise
             continue
         module.register(subparsers)

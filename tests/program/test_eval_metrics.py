@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from photoseek.ingest.evaluation.metrics import (
+from photoseek.evaluation.metrics import (
     expected_gains,
     first_relevant_rank,
     hit_at_k,

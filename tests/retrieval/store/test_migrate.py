@@ -16,7 +16,7 @@ from qdrant_client import QdrantClient
 
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import CollectionNotFound, ModelIdentityError, StoreError
-from photoseek.ingest.migrate import Checkpoint, describe, migrate
+from photoseek.retrieval.store.migrate import Checkpoint, describe, migrate
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.base import METADATA_KEY, Record, VectorStore
 from photoseek.retrieval.store.edge import EdgeStore
@@ -225,13 +225,13 @@ def test_missing_source_and_bad_arguments(tmp_path: Path, targets: Targets) -> N
 
 
 def cli_args(*argv: str) -> argparse.Namespace:
-    from photoseek.ingest.cli import build_parser
+    from photoseek.cli import build_parser
 
     return build_parser().parse_args(["migrate", *argv])
 
 
 def test_target_settings_take_url_key_and_name_from_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    from photoseek.ingest.commands.migrate import target_settings
+    from photoseek.commands.migrate import target_settings
 
     embedded = QdrantSettings(collection="photos", api_key="configured-key", shard_number=6, replication_factor=2)
     target = target_settings(embedded, cli_args("--to", "http://qdrant:6333/", "--collection", "copy"))
@@ -249,7 +249,7 @@ def test_target_settings_take_url_key_and_name_from_the_command_line(monkeypatch
 
 
 def test_cli_rejects_a_bad_target_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    from photoseek.ingest.cli import main
+    from photoseek.cli import main
 
     assert main(["migrate", "--to", "qdrant:6333"]) == 1
     err = capsys.readouterr().err.strip()
@@ -260,7 +260,7 @@ def test_cli_rejects_a_bad_target_in_one_line(capsys: pytest.CaptureFixture[str]
 
 
 def test_cli_says_when_there_is_nothing_to_copy(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from photoseek.ingest.cli import main
+    from photoseek.cli import main
 
     monkeypatch.setenv("PHOTOSEEK_QDRANT__PATH", str(tmp_path / "nothing"))
     # The target is never contacted: the missing source is found first.
@@ -272,7 +272,7 @@ def test_cli_says_when_there_is_nothing_to_copy(capsys: pytest.CaptureFixture[st
 def test_cli_copies_the_embedded_store_to_a_real_server(
     source: EdgeStore, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from photoseek.ingest.cli import main
+    from photoseek.cli import main
 
     url = os.environ[SERVER_URL_VAR]
     collection = f"t{uuid.uuid4().hex[:10]}_migrated"

@@ -6,9 +6,9 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from photoseek.ingest.evaluation.queries import QuerySet, build_queries
-from photoseek.ingest.evaluation.report import EvalReport
-from photoseek.ingest.evaluation.runner import JudgedQuery, Setting, run_setting
+from photoseek.evaluation.queries import QuerySet, build_queries
+from photoseek.evaluation.report import EvalReport
+from photoseek.evaluation.runner import JudgedQuery, Setting, run_setting
 from photoseek.retrieval.store.base import VectorStore
 from qdrant_client import models
 

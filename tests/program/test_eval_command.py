@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from photo_datasets import CONVERSION_COLUMNS, jpeg_bytes, photo_color, write_lite_dataset
 from photoseek.config.settings import ModelSettings, QdrantSettings
-from photoseek.ingest.cli import main
-from photoseek.ingest.evaluation.metrics import query_metrics
+from photoseek.cli import main
+from photoseek.evaluation.metrics import query_metrics
 from photoseek.retrieval.encoder import ClipEncoder
 from photoseek.retrieval.store.base import VectorStore
 from photoseek.retrieval.store.edge import EdgeStore

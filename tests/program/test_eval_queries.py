@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from photo_datasets import CONVERSION_COLUMNS, KEYWORD_COLUMNS
-from photoseek.ingest.evaluation.queries import (
+from photoseek.evaluation.queries import (
     band_labels,
     band_of,
     build_queries,

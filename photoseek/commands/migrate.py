@@ -93,7 +93,7 @@ def default_checkpoint(source: QdrantSettings, source_name: str, target_name: st
 def run(args: argparse.Namespace) -> int:
     """Copy the collection and print what was done."""
     from photoseek.config import load_settings
-    from photoseek.ingest.migrate import Checkpoint, describe, migrate
+    from photoseek.retrieval.store.migrate import Checkpoint, describe, migrate
     from photoseek.retrieval.store import ServerStore, open_store
 
     settings = load_settings()

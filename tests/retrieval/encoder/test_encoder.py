@@ -16,7 +16,7 @@ from photoseek.config.settings import ModelSettings
 from photoseek.errors import ModelLoadError, ModelMismatchError
 from photoseek.retrieval.encoder import ClipEncoder, Encoder
 from photoseek.retrieval.preprocess import clip_resize_crop
-from photoseek.retrieval.query_cache import QueryCache
+from photoseek.retrieval.encoder.query_cache import QueryCache
 
 
 def _picture(width: int, height: int, seed: int) -> Image.Image:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from photoseek.ingest.evaluation.report import EvalReport
+    from photoseek.evaluation.report import EvalReport
 
 
 def register(subparsers: Any) -> None:
@@ -89,8 +89,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_unsplash(args: argparse.Namespace, settings: Any) -> EvalReport:
-    from photoseek.ingest.evaluation.searchers import build_settings
-    from photoseek.ingest.evaluation.unsplash import evaluate_unsplash
+    from photoseek.evaluation.searchers import build_settings
+    from photoseek.evaluation.unsplash import evaluate_unsplash
     from photoseek.retrieval.search import missing_collection
     from photoseek.retrieval.store import open_store
 
@@ -112,13 +112,13 @@ def _run_unsplash(args: argparse.Namespace, settings: Any) -> EvalReport:
 
 
 def _run_captions(args: argparse.Namespace, settings: Any) -> EvalReport:
-    from photoseek.ingest.evaluation.captions import (
+    from photoseek.evaluation.captions import (
         collection_name,
         evaluate_captions,
         read_captions,
     )
-    from photoseek.ingest.evaluation.searchers import build_settings, text_encoder
-    from photoseek.ingest.evaluation.throwaway import ensure_captions_collection
+    from photoseek.evaluation.searchers import build_settings, text_encoder
+    from photoseek.evaluation.throwaway import ensure_captions_collection
     from photoseek.retrieval.store import open_store
 
     from photoseek.errors import QueryError, SourceError
@@ -161,7 +161,7 @@ def _run_captions(args: argparse.Namespace, settings: Any) -> EvalReport:
 
 
 def _output(report: EvalReport, args: argparse.Namespace) -> None:
-    from photoseek.ingest.evaluation.report import (
+    from photoseek.evaluation.report import (
         format_table,
         write_json,
         write_plot,

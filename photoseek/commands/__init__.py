@@ -1,0 +1,1 @@
+"""The subcommands of ``photoseek``: one module each, with ``register(subparsers)`` and ``run(args)``."""
