@@ -7,7 +7,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -24,6 +25,7 @@ from photoseek.retrieval.store.base import (
     Record,
     ScoredRecord,
     VectorStore,
+    collection_not_found,
 )
 from PIL import Image, ImageOps, UnidentifiedImageError
 from qdrant_client import models
@@ -50,11 +52,8 @@ class _Options:
 
 
 def missing_collection(store: VectorStore | AsyncVectorStore) -> CollectionNotFound:
-    """The error for a collection that does not exist, saying which command creates it."""
-    return CollectionNotFound(
-        f"collection {store.collection!r} does not exist in the {store.backend} store; "
-        "`photoseek ingest` creates it (or set PHOTOSEEK_QDRANT__COLLECTION to an existing one)"
-    )
+    """The error for the store's collection not existing, saying which command creates it."""
+    return collection_not_found(store.collection, store.backend, store.location)
 
 
 # Seconds a collection check holds: a long-running service looks again now and then, so that a
@@ -125,6 +124,18 @@ class _SearchCore:
 
     def _encode_image(self, image: ImageInput) -> np.ndarray:
         return np.asarray(self.encoder.encode_images([read_image(image)]), dtype=np.float32)[0]
+
+    @contextmanager
+    def _collection_may_vanish(self) -> Iterator[None]:
+        """Around a store call: a collection dropped since the check is looked for again next time.
+
+        The store's ``CollectionNotFound`` goes on to the caller as it is (it names the store).
+        """
+        try:
+            yield
+        except CollectionNotFound:
+            self._checked = False
+            raise
 
     def _check_identity(self, metadata: Mapping[str, Any], collection: str) -> None:
         """Refuse a collection built by another image model (encoders that can tell theirs)."""
@@ -402,7 +413,7 @@ class ImageSearch(_SearchCore):
             return []
         vectors = self._encode_texts(queries)
         self.check()
-        try:
+        with self._collection_may_vanish():
             batches = self.store.query_batch(
                 vectors,
                 limit=options.limit,
@@ -411,26 +422,20 @@ class ImageSearch(_SearchCore):
                 score_threshold=options.score_threshold,
                 exact=options.exact,
             )
-        except CollectionNotFound:
-            self._checked = False
-            raise missing_collection(self.store) from None
         return [_hits(batch) for batch in batches]
 
     def _lookup(self, photo_id: str, source: str | None) -> Record:
-        try:
+        with self._collection_may_vanish():
             records = self.store.retrieve(_candidate_ids(photo_id, source), with_vectors=True)
             if not records:
                 records, _ = self.store.scroll(limit=1, filter=_photo_filter(photo_id, source), with_vectors=True)
-        except CollectionNotFound:
-            self._checked = False
-            raise missing_collection(self.store) from None
         if not records:
             raise _unknown_photo(photo_id, self.store.collection)
         return records[0]
 
     def _query(self, vector: np.ndarray, options: _Options, avoid: Sequence[np.ndarray] = ()) -> list[Hit]:
         self.check()
-        try:
+        with self._collection_may_vanish():
             records = self.store.query(
                 vector,
                 limit=options.limit,
@@ -440,9 +445,6 @@ class ImageSearch(_SearchCore):
                 exact=options.exact,
                 avoid=avoid,
             )
-        except CollectionNotFound:
-            self._checked = False  # dropped since the check: look again next time
-            raise missing_collection(self.store) from None
         return _hits(records)
 
     def close(self) -> None:

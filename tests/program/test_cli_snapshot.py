@@ -17,7 +17,7 @@ import pytest
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import StoreError, StoreUnavailable
 from photoseek.cli import main
-from photoseek.commands.snapshot import download_snapshot
+from photoseek.retrieval.store.snapshots import download_snapshot
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.server import ServerStore
 

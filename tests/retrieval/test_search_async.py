@@ -118,7 +118,7 @@ def test_async_errors(tmp_path: Path) -> None:
         search = AsyncImageSearch(AsyncServerStore(QdrantSettings(collection="gone"), client=AsyncQdrantClient(":memory:")), WordEncoder())  # type: ignore[call-arg]
         with pytest.raises(QueryError, match="query text is empty"):
             await search.search(" ")
-        with pytest.raises(CollectionNotFound, match=r"'gone' does not exist in the server store; `photoseek ingest` creates it"):
+        with pytest.raises(CollectionNotFound, match=r"'gone' does not exist in the server store at in-process qdrant-client; `photoseek ingest` creates it"):
             await search.search("dog")
         with pytest.raises(CollectionNotFound, match="photoseek ingest"):
             await search.similar("photo0001")
