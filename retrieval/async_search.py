@@ -60,8 +60,8 @@ class AsyncImageSearch(_SearchCore):
             allow_unpaired_text_model: accept a text model not known to share the image model's space.
         """
         super().__init__(encoder, retrieval, allow_unpaired_text_model)
-        if not asyncio.iscoroutinefunction(getattr(store, "query", None)):
-            store = ThreadedStore(store)  # type: ignore[arg-type]
+        if not asyncio.iscoroutinefunction(store.query):
+            store = ThreadedStore(store)  # type: ignore[arg-type] # a VectorStore, as the docstring allows
         self.store: AsyncVectorStore = store
         self._lock = asyncio.Lock()
 
