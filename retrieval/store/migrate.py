@@ -160,7 +160,8 @@ def migrate(
         raise ValueError(f"source and target are the same collection ({describe(source)})")
     started = time.monotonic()
     if not source.collection_exists():
-        raise CollectionNotFound(f"nothing to copy: {collection_not_found(source.collection, source.backend, source.location)}")
+        absent = collection_not_found(source.collection, source.backend, source.location)
+        raise CollectionNotFound(f"nothing to copy: {absent}")
 
     metadata = source.get_metadata()
     if target.collection_exists():

@@ -16,12 +16,12 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
+from photoseek.cli import main
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import StoreError, StoreUnavailable
-from photoseek.cli import main
-from photoseek.retrieval.store.snapshots import download_snapshot
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.server import ServerStore
+from photoseek.retrieval.store.snapshots import download_snapshot
 
 SERVER_URL_VAR = "PHOTOSEEK_TEST_QDRANT_URL"
 BODY = os.urandom(3 * 1024 * 1024 + 17)  # a few chunks and a ragged end

@@ -17,6 +17,7 @@ from store_backends import BACKENDS, StoreFactory  # tests/retrieval is on the p
 
 from photoseek.retrieval.store.base import VectorStore
 
+
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A folder for embedded data: in memory (/dev/shm) where there is one, else a temporary one.

@@ -1,4 +1,4 @@
-"""Photo points with realistic payloads (retrieval/schema.py), and the store contract's backends with the asyncio server store."""
+"""Photo points with realistic payloads (retrieval/schema.py); the contract tests' stores, asyncio ones too."""
 
 from __future__ import annotations
 

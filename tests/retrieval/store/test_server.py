@@ -58,6 +58,10 @@ def json_reply(status: int, body: bytes, headers: dict[str, str] | None = None) 
     return Reply(status, body, "application/json", headers or {})
 
 
+def error_body(message: str) -> bytes:
+    return json.dumps({"status": {"error": message}, "time": 0.0}).encode()
+
+
 @pytest.fixture
 def qdrant_double():
     with LoopbackServer() as server:
@@ -316,9 +320,9 @@ def test_info_counts_points_exactly_on_both_stores(rest_double: RestDouble, kind
 @pytest.mark.parametrize(
     ("reply", "missing"),
     [
-        (json_reply(404, json.dumps({"status": {"error": "Not found: Collection `photos` doesn't exist!"}}).encode()), True),
+        (json_reply(404, error_body("Not found: Collection `photos` doesn't exist!")), True),
         (Reply(404, b"404 page not found", "text/plain"), False),  # a proxy in front of the server
-        (json_reply(404, json.dumps({"status": {"error": "Not found: Snapshot photos.snapshot"}}).encode()), False),
+        (json_reply(404, error_body("Not found: Snapshot photos.snapshot")), False),
     ],
 )
 def test_only_a_missing_collection_is_collection_not_found_on_both_stores(
