@@ -29,11 +29,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from PIL import Image
+
 from photo_datasets import PHOTO_COLUMNS, photo_jpeg
 from photoseek.config.settings import IngestSettings
 from photoseek.ingest.decode import DecodePool, decode_image
 from photoseek.retrieval.preprocess import clip_resize_crop, resized_size
-from PIL import Image
 
 SIZE = 224
 MAX_PIXELS = 89_478_485

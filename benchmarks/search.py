@@ -128,12 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import warnings
 
+    from qdrant_client import QdrantClient
+
     from photoseek.config.settings import QdrantSettings
     from photoseek.retrieval.filters import build_filter
     from photoseek.retrieval.search import ImageSearch
     from photoseek.retrieval.store.edge import EdgeStore
     from photoseek.retrieval.store.server import ServerStore
-    from qdrant_client import QdrantClient
 
     warnings.filterwarnings("ignore", message=".*local.*", category=UserWarning)
     print(f"collection: {args.points} points, {args.dim}-d, Unsplash-like payloads; {os.cpu_count()} CPU cores")

@@ -21,7 +21,6 @@ from typing import Self
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-from photoseek.config.settings import IngestSettings
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -29,6 +28,7 @@ from tenacity import (
     stop_after_attempt,
 )
 
+from photoseek.config.settings import IngestSettings
 from photoseek.errors import ItemError, PermanentItemError, TransientItemError
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from photoseek.config.settings import IngestSettings
+from photoseek.errors import ItemError
 from photoseek.ingest.decode import DecodePool
 from photoseek.ingest.fetch import Fetcher
 from photoseek.ingest.ledger import Failure, Ledger
@@ -40,8 +42,6 @@ from photoseek.ingest.sources.record import SourceFailure, SourceRecord
 from photoseek.retrieval.encoder import Encoder
 from photoseek.retrieval.store.base import VectorStore
 from photoseek.retrieval.store.edge import AUTO_OPTIMIZE_TAIL
-
-from photoseek.errors import ItemError
 
 log = logging.getLogger(__name__)
 

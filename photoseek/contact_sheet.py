@@ -13,9 +13,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
 from photoseek.config.settings import UNSPLASH_IMAGE_HOSTS
 from photoseek.retrieval.hits import Hit
-from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from qdrant_client import models
+
 from photoseek.config.settings import RetrievalSettings, Settings, load_settings
+from photoseek.errors import CollectionMismatch, CollectionNotFound, PhotoNotFound, QueryError
 from photoseek.retrieval.filters import build_filter
 from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.identity import check_metadata
@@ -25,10 +29,6 @@ from photoseek.retrieval.store.base import (
     ScoredRecord,
     VectorStore,
 )
-from PIL import Image, ImageOps, UnidentifiedImageError
-from qdrant_client import models
-
-from photoseek.errors import CollectionMismatch, CollectionNotFound, PhotoNotFound, QueryError
 
 if TYPE_CHECKING:
     from photoseek.retrieval.encoder import Encoder

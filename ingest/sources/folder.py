@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from PIL import Image
+
 from photoseek.ingest.sources.record import (
     SourceFailure,
     SourceRecord,
@@ -19,7 +21,6 @@ from photoseek.ingest.sources.record import (
 )
 from photoseek.ingest.sources.shard import Shard, check_shard, in_shard
 from photoseek.retrieval.schema import point_id
-from PIL import Image
 
 if TYPE_CHECKING:
     from photoseek.ingest.ledger import Failure

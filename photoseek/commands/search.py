@@ -44,10 +44,9 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the search and print the results (and write the contact sheet)."""
     from photoseek.config import load_settings
+    from photoseek.errors import QueryError
     from photoseek.retrieval.filters import parse_where
     from photoseek.retrieval.search import ImageSearch
-
-    from photoseek.errors import QueryError
 
     given = [name for name, value in (("a text", args.text), ("--image", args.image), ("--similar", args.similar)) if value]
     if len(given) != 1:

@@ -15,9 +15,8 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from photoseek.ingest.sources.tsv import BadRow, iter_rows, table_parts
-
 from photoseek.errors import SourceError
+from photoseek.ingest.sources.tsv import BadRow, iter_rows, table_parts
 
 log = logging.getLogger(__name__)
 

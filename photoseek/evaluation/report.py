@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from photoseek.evaluation.runner import SettingResult, differences
-
 from photoseek.errors import PhotoseekError
+from photoseek.evaluation.runner import SettingResult, differences
 
 
 @dataclass

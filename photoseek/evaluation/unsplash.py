@@ -6,13 +6,13 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from qdrant_client import models
+
+from photoseek.errors import SourceError
 from photoseek.evaluation.queries import QuerySet, build_queries
 from photoseek.evaluation.report import EvalReport
 from photoseek.evaluation.runner import JudgedQuery, Setting, run_setting
 from photoseek.retrieval.store.base import VectorStore
-from qdrant_client import models
-
-from photoseek.errors import SourceError
 
 log = logging.getLogger(__name__)
 

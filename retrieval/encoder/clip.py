@@ -25,12 +25,17 @@ from photoseek.retrieval.encoder.devices import (
     keep_freed_cpu_memory,
     torch_dtype,
 )
-from photoseek.retrieval.identity import ModelIdentity, check_pairing
 from photoseek.retrieval.encoder.image_tower import lean_image_tower
 from photoseek.retrieval.encoder.int8_text import int8_text_tower
-from photoseek.retrieval.encoder.model_loading import embedding_dimension, fingerprint, load_sentence_transformer, tower_of
-from photoseek.retrieval.preprocess import clip_resize_crop
+from photoseek.retrieval.encoder.model_loading import (
+    embedding_dimension,
+    fingerprint,
+    load_sentence_transformer,
+    tower_of,
+)
 from photoseek.retrieval.encoder.query_cache import QueryCache
+from photoseek.retrieval.identity import ModelIdentity, check_pairing
+from photoseek.retrieval.preprocess import clip_resize_crop
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -8,7 +8,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
+from qdrant_client import AsyncQdrantClient, models
+from qdrant_client.http.exceptions import UnexpectedResponse
+from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt
+
 from photoseek.config.settings import QdrantSettings
+from photoseek.errors import (
+    CollectionNotFound,
+    ConfigError,
+    PhotoseekError,
+    StoreError,
+    StoreUnavailable,
+)
 from photoseek.retrieval.store.base import (
     CollectionInfo,
     Record,
@@ -17,17 +28,6 @@ from photoseek.retrieval.store.base import (
 )
 from photoseek.retrieval.store.inputs import check_page, query_matrix, query_vector
 from photoseek.retrieval.store.retry import BackoffWait, is_transient
-from qdrant_client import AsyncQdrantClient, models
-from qdrant_client.http.exceptions import UnexpectedResponse
-from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt
-
-from photoseek.errors import (
-    CollectionNotFound,
-    ConfigError,
-    PhotoseekError,
-    StoreError,
-    StoreUnavailable,
-)
 
 T = TypeVar("T")
 

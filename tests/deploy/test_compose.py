@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from compose_files import (
     CLUSTER_COMPOSE,
     COMPOSE_FILES,
@@ -23,7 +24,6 @@ from compose_files import (
     qdrant_services,
     referenced_variables,
 )
-
 from photoseek.config.settings import Settings, load_settings
 
 # What a user sets in .env; everything else keeps the files' defaults.

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from photo_datasets import LiteDataset, jpeg_bytes, write_lite_dataset
-from httpserver import LoopbackServer, Reply
 from qdrant_client import QdrantClient
 
+from httpserver import LoopbackServer, Reply
+from photo_datasets import LiteDataset, jpeg_bytes, write_lite_dataset
 from photoseek.config.settings import IngestSettings, ModelSettings, QdrantSettings
 from photoseek.ingest.fetch import Fetcher
 from photoseek.ingest.ledger import Ledger
@@ -444,8 +444,8 @@ def test_a_downloader_that_cannot_start_stops_the_job(tmp_path: Path, encoder: C
 
 
 def test_shard_workers_get_their_own_failures_file() -> None:
-    from photoseek.config.settings import Settings
     from photoseek.commands.ingest import failures_path
+    from photoseek.config.settings import Settings
 
     paths = {failures_path(Settings(ingest={"shard": f"{k}/3"})) for k in range(3)}  # type: ignore[arg-type]
     assert len(paths) == 3 and failures_path(Settings()) not in paths

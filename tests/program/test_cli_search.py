@@ -9,16 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
+
 from httpserver import LoopbackServer, redirect
-from photoseek.config import ModelSettings, QdrantSettings
 from photoseek.cli import main
+from photoseek.config import ModelSettings, QdrantSettings
 from photoseek.contact_sheet import PLACEHOLDER, ThumbnailSource, sheet_size, tile_box
-from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.encoder import ClipEncoder
+from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.identity import record_identity
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.edge import EdgeStore
-from PIL import Image
 
 # photo_id -> colour of its (solid) picture
 LOCAL = {"pics/red.png": (220, 20, 20), "pics/green.png": (20, 200, 40), "pics/blue.png": (30, 40, 220)}

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photoseek.config.settings import QdrantSettings
-from photoseek.errors import StoreError, StoreUnavailable
 from photoseek.cli import main
 from photoseek.commands.snapshot import download_snapshot
+from photoseek.config.settings import QdrantSettings
+from photoseek.errors import StoreError, StoreUnavailable
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.server import ServerStore
 

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+
+from photoseek.errors import SourceError
 from photoseek.evaluation.captions import (
     caption_source,
     collection_name,
@@ -13,8 +15,6 @@ from photoseek.evaluation.captions import (
 )
 from photoseek.ingest.sources.record import SourceFailure, SourceRecord
 from photoseek.retrieval.schema import point_id
-
-from photoseek.errors import SourceError
 
 
 def test_flickr_token_file_without_header(tmp_path: Path) -> None:

@@ -13,14 +13,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from photo_datasets import CONVERSION_COLUMNS, jpeg_bytes, photo_color, write_lite_dataset
-from photoseek.config.settings import ModelSettings, QdrantSettings
 from photoseek.cli import main
+from photoseek.config.settings import ModelSettings, QdrantSettings
 from photoseek.evaluation.metrics import query_metrics
 from photoseek.retrieval.encoder import ClipEncoder
 from photoseek.retrieval.store.base import VectorStore
 from photoseek.retrieval.store.edge import EdgeStore
-from PIL import Image
 
 N_PHOTOS = 20
 # keyword -> indexes of the photos downloaded after searching it ("gone" ones are not stored)

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+
 from photoseek.evaluation.metrics import (
     expected_gains,
     first_relevant_rank,

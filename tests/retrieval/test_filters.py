@@ -6,6 +6,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from qdrant_client import models
+
+from photoseek.errors import QueryError
 from photoseek.retrieval.filters import (
     WHERE_KEYS,
     build_filter,
@@ -13,9 +16,6 @@ from photoseek.retrieval.filters import (
     where_conditions,
 )
 from photoseek.retrieval.schema import FIELDS_BY_PATH
-from qdrant_client import models
-
-from photoseek.errors import QueryError
 
 
 def _only(where: dict[str, Any]) -> Any:

@@ -12,11 +12,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
+from qdrant_client import models
+
+from photoseek.errors import PhotoNotFound, QueryError
 from photoseek.retrieval import Hit, ImageSearch
 from photoseek.retrieval.filters import WHERE_KEYS
 from photoseek.retrieval.schema import point_id
-from PIL import Image
-from qdrant_client import models
 from test_search_support import (
     WordEncoder,
     brute_force,
@@ -25,8 +27,6 @@ from test_search_support import (
     photos,
     word_vector,
 )
-
-from photoseek.errors import PhotoNotFound, QueryError
 
 __all__ = ["filled_store", "photos"]  # fixtures used by name
 

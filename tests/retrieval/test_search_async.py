@@ -10,11 +10,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from photoseek.config import QdrantSettings
-from photoseek.retrieval import AsyncImageSearch, Hit, ImageSearch
-from photoseek.retrieval.store.async_server import AsyncServerStore, ThreadedStore
 from PIL import Image
 from qdrant_client import AsyncQdrantClient, models
+
+from photoseek.config import QdrantSettings
+from photoseek.errors import CollectionNotFound, QueryError, StoreUnavailable
+from photoseek.retrieval import AsyncImageSearch, Hit, ImageSearch
+from photoseek.retrieval.store.async_server import AsyncServerStore, ThreadedStore
 from test_search_support import (
     WordEncoder,
     fill,
@@ -22,8 +24,6 @@ from test_search_support import (
     make_photos,
     open_sync_store,
 )
-
-from photoseek.errors import CollectionNotFound, QueryError, StoreUnavailable
 
 QUERIES: list[tuple[str, Callable[[Any], Any]]] = [
     ("search", lambda s: s.search("a dog on the beach", limit=8, exact=True)),

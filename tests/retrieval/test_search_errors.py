@@ -8,11 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from photoseek.config import ModelSettings, QdrantSettings, Settings
-from photoseek.retrieval import ImageSearch
-from photoseek.retrieval.store.server import ServerStore
-from test_search_support import DIM, WordEncoder, make_photos
 
+from photoseek.config import ModelSettings, QdrantSettings, Settings
 from photoseek.errors import (
     CollectionMismatch,
     CollectionNotFound,
@@ -21,6 +18,9 @@ from photoseek.errors import (
     QueryError,
     StoreUnavailable,
 )
+from photoseek.retrieval import ImageSearch
+from photoseek.retrieval.store.server import ServerStore
+from test_search_support import DIM, WordEncoder, make_photos
 
 
 def _small(store: Any, n: int = 20) -> Any:

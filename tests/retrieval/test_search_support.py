@@ -14,13 +14,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
+from qdrant_client import AsyncQdrantClient, QdrantClient, models
+
 from photoseek.config import QdrantSettings
 from photoseek.retrieval.identity import ModelIdentity
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.edge import EdgeStore
 from photoseek.retrieval.store.server import ServerStore
-from PIL import Image
-from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 DIM = 16
 N_PHOTOS = 240

@@ -16,10 +16,10 @@ from qdrant_client import QdrantClient
 
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import CollectionNotFound, ModelIdentityError, StoreError
-from photoseek.retrieval.store.migrate import Checkpoint, describe, migrate
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.base import METADATA_KEY, Record, VectorStore
 from photoseek.retrieval.store.edge import EdgeStore
+from photoseek.retrieval.store.migrate import Checkpoint, describe, migrate
 from photoseek.retrieval.store.server import ServerStore
 
 SERVER_URL_VAR = "PHOTOSEEK_TEST_QDRANT_URL"
