@@ -25,16 +25,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from PIL import Image
-
-from photo_datasets import PHOTO_COLUMNS, photo_jpeg
-from photoseek.config.settings import IngestSettings
-from photoseek.ingest.decode import DecodePool, decode_image
-from photoseek.retrieval.preprocess import clip_resize_crop, resized_size
+from photo_datasets import PHOTO_COLUMNS, photo_jpeg  # noqa: E402 - found through the path set above
+from photoseek.config.settings import IngestSettings  # noqa: E402
+from photoseek.ingest.decode import DecodePool, decode_image  # noqa: E402
+from photoseek.retrieval.preprocess import clip_resize_crop, resized_size  # noqa: E402
 
 SIZE = 224
 MAX_PIXELS = 89_478_485

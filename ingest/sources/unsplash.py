@@ -304,7 +304,7 @@ class UnsplashSource:
                 yield SourceFailure(row.ref, "bad_row", "empty photo_id", origin=self.origin)
                 continue
             try:
-                payload = photo_payload(dict(zip(header, row.fields)))
+                payload = photo_payload(dict(zip(header, row.fields, strict=True)))
             except BadValue as exc:
                 yield SourceFailure(row.ref, "bad_row", str(exc), photo_id=photo_id, origin=self.origin)
                 continue

@@ -111,7 +111,7 @@ def print_table(hits: Sequence[Hit], offset: int = 0) -> None:
     header = ("rank", "score", "photo_id", "description", "image_url")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
     for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4])
+        print("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4])
 
 
 def write_grid(

@@ -132,7 +132,7 @@ def test_grid_has_one_tile_per_hit_and_downloads_once(setup: dict[str, Any], cap
         left, top, right, bottom = tile_box(index, 3, 40)
         centre = sheet.getpixel(((left + right) // 2, (top + bottom) // 2))
         want = colours.get(hit["photo_id"], PLACEHOLDER)
-        assert all(abs(a - b) <= 3 for a, b in zip(centre, want)), (index, hit["photo_id"], centre, want)
+        assert all(abs(a - b) <= 3 for a, b in zip(centre, want, strict=True)), (index, hit["photo_id"], centre, want)
     server: LoopbackServer = setup["server"]
     # two sheets, one download per remote picture; the 404 is not cached and asked again
     assert all(server.hits[f"/img/{photo_id}"] == 1 for photo_id in REMOTE)

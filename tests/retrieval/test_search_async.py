@@ -90,7 +90,7 @@ def test_async_gives_the_same_hits_as_sync(pair: Any) -> None:
     expected = [query(sync) for _, query in QUERIES]
 
     got = asyncio.run(_run_all(make_async()))
-    for (name, _), want, have in zip(QUERIES, expected, got):
+    for (name, _), want, have in zip(QUERIES, expected, got, strict=True):
         assert _ids(have) == _ids(want), name
         assert have, name
     assert all(isinstance(h, Hit) for h in got[0])

@@ -170,7 +170,7 @@ async def fill_async(client: AsyncQdrantClient, collection: str, ids: list[str],
     await client.create_collection(collection, vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE))
     await client.upsert(
         collection,
-        points=[models.PointStruct(id=i, vector=v.tolist(), payload=p) for i, v, p in zip(ids, vectors, payloads)],
+        points=[models.PointStruct(id=i, vector=v.tolist(), payload=p) for i, v, p in zip(ids, vectors, payloads, strict=True)],
     )
 
 
