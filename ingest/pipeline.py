@@ -378,7 +378,9 @@ class Pipeline:
     def _item_failed(self, record: SourceRecord, stage: str, reason: str, detail: str, attempts: int = 1) -> None:
         ref = str(record.local_path) if record.local_path is not None else (record.url or record.photo_id)
         try:
-            self._record(Failure(record.id, ref, stage, reason, detail, attempts=max(1, attempts), photo_id=record.photo_id))
+            self._record(
+                Failure(record.id, ref, stage, reason, detail, attempts=max(1, attempts), photo_id=record.photo_id)
+            )
         except BaseException as exc:  # noqa: BLE001 - a failures file that cannot be written is fatal
             self._fail_fatally(exc)
         finally:

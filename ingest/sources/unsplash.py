@@ -318,5 +318,7 @@ class UnsplashSource:
             return SourceRecord(key, photo_id, SOURCE, payload, local_path=local)
         image_url = payload.get("image_url")
         if image_url is None:
-            return SourceFailure(ref, "no_image", "no photo_image_url and no local file", photo_id=photo_id, origin=self.origin)
+            return SourceFailure(
+                ref, "no_image", "no photo_image_url and no local file", photo_id=photo_id, origin=self.origin
+            )
         return SourceRecord(key, photo_id, SOURCE, payload, url=cdn_url(image_url, self.ingest))

@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from photoseek.retrieval.filters import parse_where
     from photoseek.retrieval.search import ImageSearch
 
-    given = [name for name, value in (("a text", args.text), ("--image", args.image), ("--similar", args.similar)) if value]
+    queries = (("a text", args.text), ("--image", args.image), ("--similar", args.similar))
+    given = [name for name, value in queries if value]
     if len(given) != 1:
         raise QueryError(
             "give one of: a text, --image PATH or --similar PHOTO_ID"

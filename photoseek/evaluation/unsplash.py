@@ -80,7 +80,9 @@ def evaluate_unsplash(
             f"collection {store.collection!r}; lower --min-relevant or ingest more of the dataset"
         )
     queries = judged(query_set)
-    results = [run_setting(s, queries, ks=ks, key=lambda hit: hit.photo_id, where={"source": "unsplash"}) for s in settings]
+    results = [
+        run_setting(s, queries, ks=ks, key=lambda hit: hit.photo_id, where={"source": "unsplash"}) for s in settings
+    ]
     info = {
         "dataset_dir": str(dataset_dir),
         "photos_in_collection": len(ids),

@@ -204,7 +204,8 @@ def test_cluster_collection_is_sharded_and_replicated(monkeypatch: pytest.Monkey
     sharded = interpolate(load(CLUSTER_COMPOSE), {**USER_ENV, "SHARD": "2", "SHARDS": "3"})["services"]["ingest"]
     assert sharded["command"][-1] == "2/3"
     # Workers sharing the state volume must not write the same failures file.
-    assert environment_of(sharded)["PHOTOSEEK_INGEST__FAILURES_FILE"] != environment_of(worker)["PHOTOSEEK_INGEST__FAILURES_FILE"]
+    failures_file = "PHOTOSEEK_INGEST__FAILURES_FILE"
+    assert environment_of(sharded)[failures_file] != environment_of(worker)[failures_file]
 
 
 def test_worker_command_parses_with_the_real_cli(compose_path: Path) -> None:

@@ -78,7 +78,9 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def _brute_force(store: VectorStore, encoder: ClipEncoder, texts: list[str], limit: int) -> dict[str, tuple[list[str], list[float]]]:
+def _brute_force(
+    store: VectorStore, encoder: ClipEncoder, texts: list[str], limit: int
+) -> dict[str, tuple[list[str], list[float]]]:
     """Each text's exact ranking by cosine similarity, computed here without the store's search."""
     ids, vectors = [], []
     offset = None

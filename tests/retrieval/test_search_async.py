@@ -34,7 +34,9 @@ QUERIES: list[tuple[str, Callable[[Any], Any]]] = [
             "red car",
             limit=8,
             exact=True,
-            filter=models.Filter(must=[models.FieldCondition(key="photographer", match=models.MatchAny(any=["ana", "eli"]))]),
+            filter=models.Filter(
+                must=[models.FieldCondition(key="photographer", match=models.MatchAny(any=["ana", "eli"]))]
+            ),
             text_contains="dog",
         ),
     ),
@@ -115,10 +117,12 @@ def _run(coro: Callable[[], Awaitable[Any]]) -> Any:
 
 def test_async_errors(tmp_path: Path) -> None:
     async def missing() -> None:
-        search = AsyncImageSearch(AsyncServerStore(QdrantSettings(collection="gone"), client=AsyncQdrantClient(":memory:")), WordEncoder())  # type: ignore[call-arg]
+        settings = QdrantSettings(collection="gone")  # type: ignore[call-arg]
+        search = AsyncImageSearch(AsyncServerStore(settings, client=AsyncQdrantClient(":memory:")), WordEncoder())
         with pytest.raises(QueryError, match="query text is empty"):
             await search.search(" ")
-        with pytest.raises(CollectionNotFound, match=r"'gone' does not exist in the server store; `photoseek ingest` creates it"):
+        gone = r"'gone' does not exist in the server store; `photoseek ingest` creates it"
+        with pytest.raises(CollectionNotFound, match=gone):
             await search.search("dog")
         with pytest.raises(CollectionNotFound, match="photoseek ingest"):
             await search.similar("photo0001")
@@ -144,7 +148,9 @@ def test_async_server_store_checks_query_vectors() -> None:
 
     async def check() -> None:
         client = AsyncQdrantClient(":memory:")
-        await client.create_collection("photos", vectors_config=models.VectorParams(size=4, distance=models.Distance.COSINE))
+        await client.create_collection(
+            "photos", vectors_config=models.VectorParams(size=4, distance=models.Distance.COSINE)
+        )
         await client.upsert("photos", points=[models.PointStruct(id=1, vector=[1.0, 0.0, 0.0, 0.0], payload={})])
         store = AsyncServerStore(QdrantSettings(collection="photos"), client=client)  # type: ignore[call-arg]
         for bad, message in [

@@ -165,12 +165,19 @@ def fill(store: Any, ids: list[str], vectors: np.ndarray, payloads: list[dict[st
     store.optimize()
 
 
-async def fill_async(client: AsyncQdrantClient, collection: str, ids: list[str], vectors: np.ndarray, payloads: list[dict[str, Any]]) -> None:
+async def fill_async(
+    client: AsyncQdrantClient, collection: str, ids: list[str], vectors: np.ndarray, payloads: list[dict[str, Any]]
+) -> None:
     """The same collection built through an ``AsyncQdrantClient``."""
-    await client.create_collection(collection, vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE))
+    await client.create_collection(
+        collection, vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE)
+    )
     await client.upsert(
         collection,
-        points=[models.PointStruct(id=i, vector=v.tolist(), payload=p) for i, v, p in zip(ids, vectors, payloads, strict=True)],
+        points=[
+            models.PointStruct(id=i, vector=v.tolist(), payload=p)
+            for i, v, p in zip(ids, vectors, payloads, strict=True)
+        ],
     )
 
 
