@@ -209,7 +209,7 @@ class DecodePool:
                 result.set_exception(exc)
                 return
             if tag == "ok":
-                result.set_result(value)  # type: ignore[arg-type]
+                result.set_result(value)  # type: ignore[arg-type]  # the "ok" tag carries the decoded array
             else:
                 result.set_exception(PermanentItemError(str(value), detail))
 

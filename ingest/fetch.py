@@ -195,7 +195,7 @@ class Fetcher:
         try:
             data: bytes = await retrying(attempt)
         except ItemError as exc:
-            exc.attempts = attempts  # type: ignore[attr-defined]
+            exc.attempts = attempts
             raise
         if cache is not None:
             try:
@@ -280,7 +280,7 @@ class Fetcher:
         status = response.status_code
         if status == 429 or status == 408 or status >= 500:
             error = TransientItemError(f"http_{status}", f"{response.url}")
-            error.retry_after = _retry_after(response.headers.get("retry-after"))  # type: ignore[attr-defined]
+            error.retry_after = _retry_after(response.headers.get("retry-after"))
             raise error
         if status != 200:
             raise PermanentItemError(f"http_{status}", f"{response.url}")

@@ -61,6 +61,7 @@ class AsyncImageSearch(_SearchCore):
         """
         super().__init__(encoder, retrieval, allow_unpaired_text_model)
         if not asyncio.iscoroutinefunction(getattr(store, "query", None)):
+            # The two store protocols differ only in async-ness, which no isinstance can see.
             store = ThreadedStore(store)  # type: ignore[arg-type]
         self.store: AsyncVectorStore = store
         self._lock = asyncio.Lock()

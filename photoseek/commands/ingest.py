@@ -201,7 +201,7 @@ def _install_signal_handlers(pipeline: Any) -> dict[int, Any]:
         )
         pipeline.stop()
 
-    previous = {}
+    previous: dict[int, Any] = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
         previous[signum] = signal.signal(signum, handle)
     return previous
