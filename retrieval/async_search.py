@@ -61,7 +61,8 @@ class AsyncImageSearch(_SearchCore):
         """
         super().__init__(encoder, retrieval, allow_unpaired_text_model)
         if not asyncio.iscoroutinefunction(store.query):
-            store = ThreadedStore(store)  # type: ignore[arg-type] # a VectorStore, as the docstring allows
+            # The two store protocols differ only in async-ness, which no isinstance can see.
+            store = ThreadedStore(store)  # type: ignore[arg-type]
         self.store: AsyncVectorStore = store
         self._lock = asyncio.Lock()
 

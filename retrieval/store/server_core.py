@@ -99,10 +99,10 @@ def describe_error(exc: BaseException) -> str:
         except Exception:  # noqa: BLE001 - a non-JSON body: show the raw start
             message = exc.content[:200].decode("utf-8", "replace")
         return f"HTTP {exc.status_code}: {message}"
-    details = getattr(exc, "details", None)
-    if callable(details):
+    details, code = getattr(exc, "details", None), getattr(exc, "code", None)
+    if callable(details) and callable(code):  # grpc.RpcError
         try:
-            return f"gRPC {exc.code().name}: {details()}"  # type: ignore[attr-defined]
+            return f"gRPC {code().name}: {details()}"
         except Exception:  # noqa: BLE001 - fall back to the plain text
             pass
     text = str(exc).strip()

@@ -72,7 +72,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.calls.append(("POST", path))
         if self._authorised() and path == "/collections/photos/snapshots":
             checksum = hashlib.sha256(BODY).hexdigest()
-            self._result({"name": NAME, "creation_time": "2026-01-01T00:00:00", "size": len(BODY), "checksum": checksum})
+            made = "2026-01-01T00:00:00"
+            self._result({"name": NAME, "creation_time": made, "size": len(BODY), "checksum": checksum})
 
     def do_DELETE(self) -> None:  # noqa: N802 - the http.server naming
         path = urlsplit(self.path).path
@@ -190,7 +191,9 @@ def test_keep_leaves_the_snapshot_and_a_missing_collection_is_said(
 
 
 @pytest.mark.server
-def test_snapshot_of_a_real_server(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_snapshot_of_a_real_server(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     url = os.environ[SERVER_URL_VAR]
     collection = f"t{uuid.uuid4().hex[:10]}_snap"
     store = ServerStore(QdrantSettings(url=url, collection=collection))

@@ -24,13 +24,12 @@ import pytest
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from httpserver import LoopbackServer, Reply
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import CollectionNotFound, StoreError, StoreUnavailable
 from photoseek.retrieval.store import EdgeStore, ServerStore, VectorStore, open_store
 from photoseek.retrieval.store.async_server import AsyncServerStore
 from photoseek.retrieval.store.retry import is_transient
-
-from httpserver import LoopbackServer, Reply
 
 EXISTS_PATH = "/collections/photos/exists"
 EXISTS_BODY = json.dumps({"result": {"exists": True}, "status": "ok", "time": 0.0}).encode()
