@@ -104,9 +104,7 @@ def _source(args: argparse.Namespace, settings: Settings) -> Any:
     from photoseek.ingest.sources.folder import FolderSource
     from photoseek.ingest.sources.unsplash import UnsplashSource
 
-    from photoseek.ingest.sources.shard import parse_shard
-
-    shard = parse_shard(settings.ingest.shard) if settings.ingest.shard else None
+    shard = settings.ingest.shard_parts
     # With --retry-failed the whole source is read and filtered by id, so no limit applies.
     limit = None if args.retry_failed else settings.ingest.limit
     try:
