@@ -124,7 +124,8 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     dataset, images = make_photos()
     choose_model()
-    print(f"\n$ photoseek ingest unsplash {dataset} --images-dir {images}   # here: photoseek.ingest.run_ingest", flush=True)
+    step = f"photoseek ingest unsplash {dataset} --images-dir {images}"
+    print(f"\n$ {step}   # here: photoseek.ingest.run_ingest, the function behind it", flush=True)
     try:
         ingest(dataset, images)
     except PhotoseekError as exc:

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from photo_datasets import jpeg_bytes, photo_color
 
+from photo_datasets import jpeg_bytes, photo_color
 from photoseek.config.settings import IngestSettings, ModelSettings, QdrantSettings, Settings
 from photoseek.errors import ModelIdentityError, ModelMismatchError
 from photoseek.ingest import failures_path, run_ingest
