@@ -108,6 +108,7 @@ def ingest(dataset: Path, images: Path) -> None:
             ingest=settings.ingest,
             ledger=Ledger(failures_path(settings)),
             allow_unpaired_text_model=settings.model.allow_unpaired_text_model,
+            on_optimize=lambda n: print(f"building the vector index for {n} points...", flush=True),
         )
     finally:
         store.close()
