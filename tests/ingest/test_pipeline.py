@@ -444,11 +444,3 @@ def test_a_downloader_that_cannot_start_stops_the_job(tmp_path: Path, encoder: C
     with pytest.raises(FileNotFoundError, match="SSL_CERT_FILE"):
         pipeline.run()
     store.close()
-
-
-def test_shard_workers_get_their_own_failures_file() -> None:
-    from photoseek.commands.ingest import failures_path
-    from photoseek.config.settings import Settings
-
-    paths = {failures_path(Settings(ingest={"shard": f"{k}/3"})) for k in range(3)}  # type: ignore[arg-type]
-    assert len(paths) == 3 and failures_path(Settings()) not in paths
