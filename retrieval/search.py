@@ -23,7 +23,7 @@ from photoseek.retrieval.filters import build_filter
 from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.identity import IdentifiedEncoder, check_metadata
 from photoseek.retrieval.preprocess import to_8bit, to_rgb
-from photoseek.retrieval.schema import point_id
+from photoseek.retrieval.schema import SOURCES, point_id
 from photoseek.retrieval.store.base import (
     CollectionInfo,
     Record,
@@ -37,10 +37,6 @@ if TYPE_CHECKING:
     from photoseek.retrieval.store.async_server import AsyncVectorStore
 
 ImageInput = Union[str, "os.PathLike[str]", bytes, Image.Image]
-
-# The sources a photo id can come from; ``similar`` tries each to find the point.
-SOURCES = ("unsplash", "folder")
-
 
 @dataclass(frozen=True)
 class _Options:
