@@ -71,11 +71,10 @@ def run(args: argparse.Namespace) -> int:
 def _checked_encoder(settings: Any) -> Any:
     """Load the model and check the collection with it before listening: another model's collection
     stops the start with the library's message; a missing collection only warns (the service answers 503)."""
+    from photoseek.errors import CollectionNotFound, StoreUnavailable
     from photoseek.retrieval import ImageSearch
     from photoseek.retrieval.encoder import ClipEncoder
     from photoseek.retrieval.store import open_store
-
-    from photoseek.errors import CollectionNotFound, StoreUnavailable
 
     encoder = ClipEncoder.from_settings(settings.model)
     store = open_store(settings.qdrant)

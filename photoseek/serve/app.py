@@ -18,13 +18,12 @@ from starlette.staticfiles import StaticFiles
 
 from photoseek import __version__
 from photoseek.config.settings import Settings, load_settings
+from photoseek.errors import CollectionMismatch, ModelError, PhotoseekError
 from photoseek.serve import errors
 from photoseek.serve.limits import ApiKeyMiddleware, BodyLimitMiddleware
 from photoseek.serve.metrics import PROMETHEUS_CONTENT_TYPE, Metrics, MetricsMiddleware
 from photoseek.serve.routes import router
 from photoseek.serve.service import SearchService
-
-from photoseek.errors import CollectionMismatch, ModelError, PhotoseekError
 
 if TYPE_CHECKING:
     from photoseek.retrieval.encoder import Encoder

@@ -82,7 +82,7 @@ def _form_options(where: str | None, limit: int | None, offset: int, score_thres
             raise ApiError(422, "ValidationError", "where: must be a JSON object", field="where") from None
         if not isinstance(parsed, dict):
             raise ApiError(422, "ValidationError", "where: must be a JSON object", field="where")
-    return SearchOptions(where=parsed, limit=limit, offset=offset, score_threshold=score_threshold)
+    return SearchOptions(where=parsed, limit=limit, offset=offset, score_threshold=score_threshold, exact=None)
 
 
 @router.post("/search/image", response_model=SearchResponse, summary="Search by an uploaded example image")

@@ -17,14 +17,13 @@ from PIL import Image, UnidentifiedImageError
 from qdrant_client import models
 
 from photoseek.config.settings import Settings
+from photoseek.errors import CollectionNotFound, QueryError
 from photoseek.retrieval import AsyncImageSearch, Hit, build_filter, parse_where, point_id
 from photoseek.retrieval.filters import WHERE_KEYS
 from photoseek.retrieval.store.base import Record
 from photoseek.serve.errors import RETRY_AFTER_SECONDS, ApiError
 from photoseek.serve.metrics import Metrics, timed
 from photoseek.serve.schemas import Choice, FilterChoices, SearchOptions
-
-from photoseek.errors import CollectionNotFound, QueryError
 
 if TYPE_CHECKING:
     from photoseek.retrieval.encoder import Encoder

@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
-
 from photoseek.config.settings import ModelSettings, QdrantSettings, Settings
 from photoseek.retrieval.encoder import ClipEncoder
 from photoseek.retrieval.identity import record_identity
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.edge import EdgeStore
+from PIL import Image
+
 from photoseek.serve import create_app
 
 COLLECTION = "photos"

@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 from conftest import COLLECTION, ESCAPE, LOCAL, OUTSIDE, UNSPLASH, png
 from fastapi.testclient import TestClient
-from PIL import Image
-
 from photoseek.config.settings import QdrantSettings
 from photoseek.retrieval import ImageSearch
 from photoseek.retrieval.encoder import ClipEncoder
 from photoseek.retrieval.store.edge import EdgeStore
+from PIL import Image
 
 
 def error_of(response: Any, status: int, type: str) -> dict[str, Any]:

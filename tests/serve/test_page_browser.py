@@ -16,9 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from conftest import LOCAL, png, serve_settings
 from live import live_server
+from photoseek.retrieval.encoder import ClipEncoder
 from PIL import Image, ImageStat
 
-from photoseek.retrieval.encoder import ClipEncoder
 from photoseek.serve import create_app
 
 INSTALL_HINT = "needs chromium and its driver: apt-get install -y chromium chromium-driver (and pip install selenium)"
