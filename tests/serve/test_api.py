@@ -405,3 +405,27 @@ def test_filter_choices_come_from_the_collection(client: TestClient, collection:
     keywords = {c["value"]: c["count"] for c in choices["keywords"]}
     assert keywords["travel"] == len(UNSPLASH) and keywords["volcano"] == 1
     assert choices["scanned"] == collection["count"] and choices["truncated"] is False
+
+
+def test_unreachable_server_is_503_with_retry_after(
+    collection: dict[str, Any], tiny_clip_dir: Path, encoder: ClipEncoder
+) -> None:
+    import socket
+
+    from photoseek.config.settings import Settings
+    from photoseek.serve import create_app
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = Settings(
+        qdrant=QdrantSettings(url=f"http://127.0.0.1:{port}", prefer_grpc=False, retries=0, timeout=2,
+                              collection=COLLECTION),  # type: ignore[call-arg]
+        model={"image": str(tiny_clip_dir), "text": str(tiny_clip_dir), "device": "cpu"},  # type: ignore[arg-type]
+    )
+    with TestClient(create_app(settings, encoder=encoder), raise_server_exceptions=False) as client:
+        assert client.get("/healthz").status_code == 200
+        error_of(client.get("/readyz"), 503, "StoreUnavailable")
+        response = client.post("/v1/search", json={"text": "a dog"})
+        error_of(response, 503, "StoreUnavailable")
+        assert int(response.headers["retry-after"]) > 0

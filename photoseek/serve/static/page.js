@@ -213,6 +213,12 @@ function showError(error) {
 // --- tiles -------------------------------------------------------------------------------------
 
 function link(href, text) {
+  // Links come from the payload: only http(s) ones become links (never javascript: and the like).
+  if (!/^https?:\/\//i.test(href || "")) {
+    const span = document.createElement("span");
+    span.textContent = text;
+    return span;
+  }
   const a = document.createElement("a");
   a.href = href;
   a.textContent = text;
