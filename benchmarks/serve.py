@@ -169,13 +169,16 @@ def main(argv: list[str] | None = None) -> int:
             "PHOTOSEEK_MODEL__DEVICE": "cpu", "PHOTOSEEK_MODEL__QUERY_CACHE_SIZE": "0",
             "PHOTOSEEK_SERVE__PORT": str(port),
         })
+        # The access log goes to a file: a pipe nobody reads would stall the server once full.
+        log_path = Path(folder) / "serve.log"
+        log_file = log_path.open("wb")
         server = subprocess.Popen([sys.executable, "-m", "photoseek", "serve"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                  stdout=log_file, stderr=log_file)
         try:
             deadline = time.monotonic() + 300
             while True:
                 if server.poll() is not None:
-                    raise SystemExit(f"photoseek serve exited: {server.stderr.read().decode()[-2000:] if server.stderr else ''}")
+                    raise SystemExit(f"photoseek serve exited: {log_path.read_text()[-2000:]}")
                 try:
                     probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
                     probe.request("GET", "/readyz")
@@ -200,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             server.terminate()
             server.wait(timeout=60)
+            log_file.close()
     ratio = http_rate / lib_rate
     added = float(np.percentile(http_one, 50) - np.percentile(lib_one, 50))
     print(f"serving process peak memory (VmHWM): {peak:.0f} MiB")

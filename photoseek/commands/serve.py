@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
             "or set PHOTOSEEK_QDRANT__URL to a Qdrant server to run several"
         )
     host, port = settings.serve.host, settings.serve.port
+    if host not in ("127.0.0.1", "localhost", "::1") and settings.serve.api_key is None:
+        log.warning("listening on %s without an API key: anyone who can reach it can search "
+                    "(set PHOTOSEEK_SERVE__API_KEY)", host)
     common: dict[str, Any] = dict(host=host, port=port, log_level="info", proxy_headers=False)
     if args.workers > 1:
         # Each worker process builds its own app (and model) from the same PHOTOSEEK_* variables.
