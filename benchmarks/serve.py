@@ -8,7 +8,8 @@ The same text queries (every one encoded: the query cache is off on both sides) 
 
 on a 25,000-photo, 512-d Qdrant Edge collection with a full-size ViT-B/32 text tower (random
 weights, the cost of real ones). Printed: throughput of each, the HTTP / library ratio at 16,
-the latency HTTP adds at p50, p50 / p99 at 64 clients, and the serving process's peak memory.
+the latency HTTP adds at p50 (to a text query, and to a vector query that skips the encoder),
+p50 / p99 at 64 clients, and the serving process's peak memory.
 
 Targets (2 cores): HTTP throughput >= 0.8x the library's at 16 clients; added p50 <= 3 ms.
 
@@ -101,6 +102,22 @@ def http_ask(connection: http.client.HTTPConnection, text: str) -> None:
         raise RuntimeError(f"{response.status}: {payload[:200]!r}")
 
 
+def http_ask_vector(connection: http.client.HTTPConnection, vector: Any) -> None:
+    body = json.dumps({"vector": [float(x) for x in vector], "limit": 10})
+    connection.request("POST", "/v1/search", body=body, headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    payload = response.read()
+    if response.status != 200:
+        raise RuntimeError(f"{response.status}: {payload[:200]!r}")
+
+
+def query_vectors(count: int, dim: int) -> list[Any]:
+    """Unit vectors for the queries that skip the encoder: what the HTTP layer costs alone."""
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((count, dim)).astype(np.float32)
+    return list(vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -159,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         line("1 thread", lib_one_rate, lib_one)
         lib_rate, lib_ms = run_clients(args.clients, texts(args.queries, "lib16"), lambda s, t: s.search(t, limit=10), lambda: search)
         line(f"{args.clients} threads", lib_rate, lib_ms)
+        probes = query_vectors(args.serial, args.dim)
+        lib_vec_rate, lib_vec = run_clients(1, probes, lambda s, v: s.search_by_vector(v, limit=10), lambda: search)
+        line("1 thread, vector (no encoder)", lib_vec_rate, lib_vec)
         store.close()
 
         port = free_port()
@@ -195,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                 http_ask(warm, text)
             http_one_rate, http_one = run_clients(1, texts(args.serial, "http1"), http_ask, http_client(port))
             line("1 client", http_one_rate, http_one)
+            http_vec_rate, http_vec = run_clients(1, probes, http_ask_vector, http_client(port))
+            line("1 client, vector (no encoder)", http_vec_rate, http_vec)
             http_rate, http_ms = run_clients(args.clients, texts(args.queries, "http16"), http_ask, http_client(port))
             line(f"{args.clients} clients", http_rate, http_ms)
             wide_rate, wide_ms = run_clients(args.wide, texts(args.queries, "http64"), http_ask, http_client(port))
@@ -206,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             log_file.close()
     ratio = http_rate / lib_rate
     added = float(np.percentile(http_one, 50) - np.percentile(lib_one, 50))
+    added_alone = float(np.percentile(http_vec, 50) - np.percentile(lib_vec, 50))
+    added_16 = float(np.percentile(http_ms, 50) - np.percentile(lib_ms, 50))
     print(f"serving process peak memory (VmHWM): {peak:.0f} MiB")
     print("targets:")
     for ok, text in (
@@ -213,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         (added <= 3.0, f"HTTP adds {added:.2f} ms at p50 with one client (<= 3 ms)"),
     ):
         print(f"  [{'ok' if ok else 'MISS'}] {text}")
+    print(f"  HTTP adds {added_alone:.2f} ms at p50 to a vector query (the HTTP layer alone); "
+          f"{added_16:.1f} ms at p50 with {args.clients} clients")
     print(f"  {args.wide} clients: p50 {np.percentile(wide_ms, 50):.1f} ms, p99 {np.percentile(wide_ms, 99):.1f} ms")
     return 0
 
