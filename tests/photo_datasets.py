@@ -30,7 +30,9 @@ PHOTO_COLUMNS = (
 KEYWORD_COLUMNS = ("photo_id", "keyword", "ai_service_1_confidence", "ai_service_2_confidence", "suggested_by_user")
 COLOR_COLUMNS = ("photo_id", "hex", "red", "green", "blue", "keyword", "ai_coverage", "ai_score")
 COLLECTION_COLUMNS = ("photo_id", "collection_id", "collection_title", "photo_collected_at")
-CONVERSION_COLUMNS = ("converted_at", "conversion_type", "keyword", "photo_id", "anonymous_user_id", "conversion_country")
+CONVERSION_COLUMNS = (
+    "converted_at", "conversion_type", "keyword", "photo_id", "anonymous_user_id", "conversion_country"
+)
 
 
 def photo_color(index: int) -> tuple[int, int, int]:
@@ -74,7 +76,8 @@ def bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    body = chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + body
 
 
 def rotated_jpeg() -> bytes:
@@ -214,7 +217,8 @@ def _expected_payload(index: int, photo_id: str, image_url: str) -> dict[str, An
                              "aperture": 2.8, "focal_length": 50.0, "exposure_time": "1/250"}
     else:
         payload["location"] = {"name": f"Place {index}", "country": "Iceland",
-                               "geo": {"lat": float(f"{10 + index * 0.5:.4f}"), "lon": float(f"{20 - index * 0.25:.4f}")}}
+                               "geo": {"lat": float(f"{10 + index * 0.5:.4f}"),
+                                       "lon": float(f"{20 - index * 0.25:.4f}")}}
         if index % 4 == 0:
             payload["location"]["city"] = "Reykjavik"
     if index % 3 == 0:

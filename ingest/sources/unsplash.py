@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from photoseek.config.settings import IngestSettings
@@ -90,7 +90,10 @@ def _timestamp(row: dict[str, str], column: str) -> str | None:
         raise BadValue(f"{column}: {text!r} is not a timestamp") from None
 
 
-def _positive(value: float | None) -> float | None:
+_Number = TypeVar("_Number", int, float)
+
+
+def _positive(value: _Number | None) -> _Number | None:
     """EXIF and stats fields use 0 for unknown; absent is the honest value."""
     return value if value else None
 
@@ -233,7 +236,7 @@ class UnsplashSource:
         """
         self.dataset_dir = Path(dataset_dir)
         self.images_dir = Path(images_dir) if images_dir is not None else None
-        self.ingest = ingest or IngestSettings()  # type: ignore[call-arg]
+        self.ingest = ingest or IngestSettings()
         self.shard = check_shard(shard) if shard is not None else None
         self.limit = limit
         if not self.dataset_dir.is_dir():
@@ -304,7 +307,7 @@ class UnsplashSource:
                 yield SourceFailure(row.ref, "bad_row", "empty photo_id", origin=self.origin)
                 continue
             try:
-                payload = photo_payload(dict(zip(header, row.fields)))
+                payload = photo_payload(dict(zip(header, row.fields, strict=True)))
             except BadValue as exc:
                 yield SourceFailure(row.ref, "bad_row", str(exc), photo_id=photo_id, origin=self.origin)
                 continue
@@ -318,5 +321,7 @@ class UnsplashSource:
             return SourceRecord(key, photo_id, SOURCE, payload, local_path=local)
         image_url = payload.get("image_url")
         if image_url is None:
-            return SourceFailure(ref, "no_image", "no photo_image_url and no local file", photo_id=photo_id, origin=self.origin)
+            return SourceFailure(
+                ref, "no_image", "no photo_image_url and no local file", photo_id=photo_id, origin=self.origin
+            )
         return SourceRecord(key, photo_id, SOURCE, payload, url=cdn_url(image_url, self.ingest))
