@@ -55,7 +55,9 @@ def texts(count: int, salt: str) -> list[str]:
     return [" ".join(rng.choice(words, 6)) + f" number {i}" for i in range(count)]
 
 
-def run_clients(clients: int, queries: list[str], ask: Callable[[Any, str], None], open_client: Callable[[], Any]) -> tuple[float, np.ndarray]:
+def run_clients(
+    clients: int, queries: list[Any], ask: Callable[[Any, Any], None], open_client: Callable[[], Any]
+) -> tuple[float, np.ndarray]:
     """Queries/s and per-query milliseconds with ``clients`` threads sharing the queries."""
     latencies: list[float] = []
     lock = threading.Lock()
@@ -172,9 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         search = ImageSearch(store, encoder)
         for text in texts(4, "warm"):
             search.search(text)
-        lib_one_rate, lib_one = run_clients(1, texts(args.serial, "lib1"), lambda s, t: s.search(t, limit=10), lambda: search)
+        def ask(s: ImageSearch, t: str) -> None:
+            s.search(t, limit=10)
+
+        lib_one_rate, lib_one = run_clients(1, texts(args.serial, "lib1"), ask, lambda: search)
         line("1 thread", lib_one_rate, lib_one)
-        lib_rate, lib_ms = run_clients(args.clients, texts(args.queries, "lib16"), lambda s, t: s.search(t, limit=10), lambda: search)
+        lib_rate, lib_ms = run_clients(args.clients, texts(args.queries, "lib16"), ask, lambda: search)
         line(f"{args.clients} threads", lib_rate, lib_ms)
         probes = query_vectors(args.serial, args.dim)
         lib_vec_rate, lib_vec = run_clients(1, probes, lambda s, v: s.search_by_vector(v, limit=10), lambda: search)

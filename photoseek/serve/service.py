@@ -53,14 +53,14 @@ class TimedEncoder:
     def encode_text(self, texts: Sequence[str]) -> Any:
         start = time.perf_counter()
         try:
-            return self._encoder.encode_text(texts)  # type: ignore[arg-type]
+            return self._encoder.encode_text(texts)
         finally:
             self._metrics.encoder.labels("text").observe(time.perf_counter() - start)
 
     def encode_images(self, images: Sequence[Any]) -> Any:
         start = time.perf_counter()
         try:
-            return self._encoder.encode_images(images)  # type: ignore[arg-type]
+            return self._encoder.encode_images(images)
         finally:
             self._metrics.encoder.labels("image").observe(time.perf_counter() - start)
 
@@ -168,8 +168,8 @@ class SearchService:
             encoder = ClipEncoder.from_settings(settings.model)
         store = TimedStore(open_async_store(settings.qdrant), metrics)
         search = AsyncImageSearch(
-            store,  # type: ignore[arg-type]
-            TimedEncoder(encoder, metrics),  # type: ignore[arg-type]
+            store,
+            TimedEncoder(encoder, metrics),
             retrieval=settings.retrieval,
             allow_unpaired_text_model=settings.model.allow_unpaired_text_model,
         )

@@ -258,7 +258,8 @@ def test_search_service_serves_the_collection_on_loopback(monkeypatch: pytest.Mo
     assert settings.serve.host == "0.0.0.0" and settings.serve.port == 8000  # inside the container only
     assert settings.serve.api_key is None  # SEARCH_API_KEY unset: no key
     assert settings.qdrant.url == "http://qdrant:6333" and not settings.qdrant.embedded
-    keyed = interpolate(load(ROOT_COMPOSE), {**USER_ENV, "SEARCH_API_KEY": "k", "SEARCH_PORT": "9000"})["services"]["search"]
+    env = {**USER_ENV, "SEARCH_API_KEY": "k", "SEARCH_PORT": "9000"}
+    keyed = interpolate(load(ROOT_COMPOSE), env)["services"]["search"]
     assert environment_of(keyed)["PHOTOSEEK_SERVE__API_KEY"] == "k" and keyed["ports"] == ["127.0.0.1:9000:8000"]
 
 

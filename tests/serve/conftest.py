@@ -1,4 +1,4 @@
-"""A small real collection for the service tests: local photo files and Unsplash-style photos in Qdrant Edge, the tiny CLIP.
+"""A small real collection for the service tests: local files and Unsplash-style photos in Qdrant Edge, the tiny CLIP.
 
 The collection is built once; each app gets its own copy of the data folder, because the
 embedded store is one process (and one open handle) at a time.
@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
+
 from photoseek.config.settings import ModelSettings, QdrantSettings, Settings
 from photoseek.retrieval.encoder import ClipEncoder
 from photoseek.retrieval.identity import record_identity
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.edge import EdgeStore
-from PIL import Image
-
 from photoseek.serve import create_app
 
 COLLECTION = "photos"
@@ -90,7 +90,8 @@ def collection(tmp_path_factory: pytest.TempPathFactory, encoder: ClipEncoder) -
     (secret / "private.png").write_bytes(png((1, 2, 3)))
     os.symlink(secret / "private.png", photos / ESCAPE)
     # Distinct pictures: equal vectors tie, and ties may come back in either order on two pages.
-    for photo_id, path, colour in ((OUTSIDE, secret / "private.png", (1, 2, 3)), (ESCAPE, photos / ESCAPE, (90, 0, 60))):
+    private = ((OUTSIDE, secret / "private.png", (1, 2, 3)), (ESCAPE, photos / ESCAPE, (90, 0, 60)))
+    for photo_id, path, colour in private:
         ids.append(point_id(photo_id, "folder"))
         pictures.append(Image.new("RGB", (64, 48), colour))
         payloads.append({"source": "folder", "photo_id": photo_id, "path": str(path), "description": "private"})

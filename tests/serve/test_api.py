@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import COLLECTION, ESCAPE, LOCAL, OUTSIDE, UNSPLASH, png
 from fastapi.testclient import TestClient
+from PIL import Image
+
+from conftest import COLLECTION, ESCAPE, LOCAL, OUTSIDE, UNSPLASH, png
 from photoseek.config.settings import QdrantSettings
 from photoseek.retrieval import ImageSearch
 from photoseek.retrieval.encoder import ClipEncoder
 from photoseek.retrieval.store.edge import EdgeStore
-from PIL import Image
 
 
 def error_of(response: Any, status: int, type: str) -> dict[str, Any]:
@@ -110,7 +111,8 @@ def test_same_hits_as_the_library(
 
 
 def test_filters_apply(client: TestClient) -> None:
-    hits = client.post("/v1/search", json={"text": "photo", "limit": 50, "where": {"country": "Iceland"}}).json()["hits"]
+    query = {"text": "photo", "limit": 50, "where": {"country": "Iceland"}}
+    hits = client.post("/v1/search", json=query).json()["hits"]
     assert sorted(hit["photo_id"] for hit in hits) == ["blue.png", "red.png"]
     portrait = ids(client.post("/v1/search", json={"text": "photo", "limit": 50, "where": {"orientation": "portrait"}}))
     assert sorted(portrait) == ["green.png", "trips/white.png"]

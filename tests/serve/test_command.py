@@ -1,4 +1,5 @@
-"""``photoseek serve`` refuses what cannot work before it listens: several workers on the embedded store, another model's collection."""
+"""``photoseek serve`` refuses what cannot work before it listens: several workers on the embedded store,
+another model's collection."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import COLLECTION, model_settings, serve_settings
 from fastapi.testclient import TestClient
 
+from conftest import COLLECTION, model_settings, serve_settings
 from photoseek.cli import main
 from photoseek.errors import ModelIdentityError
 from photoseek.serve import create_app

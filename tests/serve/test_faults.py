@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from conftest import COLLECTION, LOCAL, UNSPLASH, png
 
 pytestmark = pytest.mark.slow
@@ -90,12 +91,14 @@ def good_request(rng: random.Random) -> dict[str, Any]:
     text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 3))) + f" {rng.randint(0, 200)}"
     if kind < 0.55:
         where = rng.choice([{}, {"country": "Japan"}, {"orientation": "landscape", "min_width": 10}])
-        return {"method": "POST", "url": "/v1/search", "json": {"text": text, "where": where, "limit": rng.randint(1, 20)}}
+        body = {"text": text, "where": where, "limit": rng.randint(1, 20)}
+        return {"method": "POST", "url": "/v1/search", "json": body}
     if kind < 0.65:
         return {"method": "POST", "url": "/v1/search", "json": {"similar_to": rng.choice(list(LOCAL)), "limit": 5}}
     if kind < 0.72:
         colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
-        return {"method": "POST", "url": "/v1/search/image", "files": {"image": ("q.png", png(colour, (40, 30)), "image/png")}}
+        upload = {"image": ("q.png", png(colour, (40, 30)), "image/png")}
+        return {"method": "POST", "url": "/v1/search/image", "files": upload}
     if kind < 0.82:
         return {"method": "GET", "url": f"/v1/photos/{rng.choice(list(LOCAL) + list(UNSPLASH))}"}
     if kind < 0.90:
@@ -108,9 +111,12 @@ def good_request(rng: random.Random) -> dict[str, Any]:
 def malformed_request(rng: random.Random) -> dict[str, Any]:
     """A request a client got wrong, or a hostile one."""
     junk = bytes(rng.randrange(256) for _ in range(rng.randint(0, 300)))
+    json_type = {"Content-Type": "application/json"}
+    multipart_type = {"Content-Type": "multipart/form-data; boundary=b"}
+    good_upload = {"image": ("q.png", png((1, 1, 1)), "image/png")}
     choices: list[dict[str, Any]] = [
-        {"method": "POST", "url": "/v1/search", "content": junk, "headers": {"Content-Type": "application/json"}},
-        {"method": "POST", "url": "/v1/search", "content": b'{"text": "x", ', "headers": {"Content-Type": "application/json"}},
+        {"method": "POST", "url": "/v1/search", "content": junk, "headers": json_type},
+        {"method": "POST", "url": "/v1/search", "content": b'{"text": "x", ', "headers": json_type},
         {"method": "POST", "url": "/v1/search", "json": {"text": 7}},
         {"method": "POST", "url": "/v1/search", "json": {"text": "x", "where": {"contry": "Peru"}}},
         {"method": "POST", "url": "/v1/search", "json": {"text": "x", "where": {"min_width": "lots"}}},
@@ -123,8 +129,8 @@ def malformed_request(rng: random.Random) -> dict[str, Any]:
         {"method": "POST", "url": "/v1/search", "json": {"similar_to": "no-such-photo"}},
         {"method": "POST", "url": "/v1/search/image", "files": {"image": ("x.png", junk, "image/png")}},
         {"method": "POST", "url": "/v1/search/image", "files": {"image": ("x.png", b"x" * 70_000, "image/png")}},
-        {"method": "POST", "url": "/v1/search/image", "content": b"--b\r\nbroken", "headers": {"Content-Type": "multipart/form-data; boundary=b"}},
-        {"method": "POST", "url": "/v1/search/image", "data": {"where": "{not json"}, "files": {"image": ("q.png", png((1, 1, 1)), "image/png")}},
+        {"method": "POST", "url": "/v1/search/image", "content": b"--b\r\nbroken", "headers": multipart_type},
+        {"method": "POST", "url": "/v1/search/image", "data": {"where": "{not json"}, "files": good_upload},
         {"method": "GET", "url": "/v1/photos/..%2F..%2F..%2Fetc%2Fpasswd/thumbnail"},
         {"method": "GET", "url": "/v1/photos/%00/thumbnail"},
         {"method": "GET", "url": "/v1/photos/missing/similar?limit=-1"},

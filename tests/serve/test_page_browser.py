@@ -14,11 +14,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from PIL import Image, ImageStat
+
 from conftest import LOCAL, png, serve_settings
 from live import live_server
 from photoseek.retrieval.encoder import ClipEncoder
-from PIL import Image, ImageStat
-
 from photoseek.serve import create_app
 
 INSTALL_HINT = "needs chromium and its driver: apt-get install -y chromium chromium-driver (and pip install selenium)"
@@ -134,7 +134,8 @@ def test_text_search_filter_reload_and_more_like_this(browser: WebDriver, base_u
     # The URL is the search: loading it again gives the same results, filter selected.
     browser.get(browser.current_url)
     assert results(browser) == filtered
-    wait(browser, lambda d: Select(d.find_element(By.ID, "f-country")).first_selected_option.get_attribute("value") == "Japan")
+    selected = Select(browser.find_element(By.ID, "f-country"))
+    wait(browser, lambda d: selected.first_selected_option.get_attribute("value") == "Japan")
     assert browser.find_element(By.ID, "q").get_attribute("value") == "a red picture"
 
     # "More like this" on a tile: photos like it, itself left out, still in Japan.
