@@ -5,6 +5,7 @@ from photoseek.config.settings import (
     ModelSettings,
     QdrantSettings,
     RetrievalSettings,
+    ServeSettings,
     Settings,
     load_settings,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "ModelSettings",
     "QdrantSettings",
     "RetrievalSettings",
+    "ServeSettings",
     "Settings",
     "load_settings",
 ]

@@ -156,6 +156,36 @@ class RetrievalSettings(BaseModel):
     exact: bool = Field(False, description="exact (brute-force) search instead of HNSW")
 
 
+class ServeSettings(BaseModel):
+    """The HTTP search service (``photoseek serve``)."""
+
+    host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0 = every interface)")
+    port: int = Field(8000, ge=1, le=65535)
+    api_key: SecretStr | None = Field(None, description="when set, /v1 routes need `Authorization: Bearer <key>`")
+    cors_origins: str = Field("", description="comma-separated origins allowed to call the API from a browser")
+    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest image upload accepted")
+    max_image_pixels: int = Field(50_000_000, ge=1, description="decompression-bomb limit for uploads")
+    encode_concurrency: int = Field(2, ge=1, le=256, description="text / image encodes running at once")
+    request_timeout: float = Field(30.0, gt=0, description="seconds a search may take before a 503")
+    photo_folders: str = Field(
+        "", description="comma-separated folders thumbnails may be read from (the folders that were ingested)"
+    )
+    thumbnail_size: int = Field(400, ge=32, le=2048, description="longest side of a thumbnail in pixels")
+
+    @field_validator("api_key")
+    @classmethod
+    def _empty_key(cls, value: SecretStr | None) -> SecretStr | None:
+        return None if value is None or not value.get_secret_value().strip() else value
+
+    def cors_origin_list(self) -> list[str]:
+        """The CORS origins, an empty list when none are allowed."""
+        return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
+
+    def photo_folder_list(self) -> list[Path]:
+        """The folders thumbnails may be read from, resolved."""
+        return [Path(part.strip()).expanduser().resolve() for part in self.photo_folders.split(",") if part.strip()]
+
+
 class Settings(BaseSettings):
     """All photoseek settings. Read from ``PHOTOSEEK_*`` variables and ``.env``.
 
@@ -174,6 +204,7 @@ class Settings(BaseSettings):
     model: ModelSettings = Field(default_factory=ModelSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
 
 
 def _variable_name(loc: tuple[int | str, ...]) -> str:

@@ -154,6 +154,8 @@ def test_gpu_worker_reserves_an_nvidia_gpu(compose_path: Path) -> None:
 
 def test_worker_runs_the_unsplash_ingest_on_the_mounted_dataset(compose_path: Path) -> None:
     for name, service in photoseek_services(resolved(compose_path)).items():
+        if service["command"][0] == "serve":
+            continue  # the search service, below
         command = service["command"]
         assert command[:2] == ["ingest", "unsplash"], name
         dataset = command[2]
@@ -241,3 +243,37 @@ def test_docker_compose_accepts_the_file(compose_path: Path, tmp_path: Path) -> 
     assert ok.returncode == 0, ok.stderr
     refused = subprocess.run(command, env=bare, capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "QDRANT_API_KEY" in refused.stderr
+
+
+def test_search_service_serves_the_collection_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    compose = resolved(ROOT_COMPOSE)
+    search = compose["services"]["search"]
+    assert search["command"] == ["serve"]
+    assert search["profiles"] == ["search"], "`docker compose up` alone starts Qdrant only"
+    assert search["depends_on"] == {"qdrant": {"condition": "service_healthy"}}
+    assert search["ports"] == ["127.0.0.1:8000:8000"]
+    for key, value in environment_of(search).items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings()
+    assert settings.serve.host == "0.0.0.0" and settings.serve.port == 8000  # inside the container only
+    assert settings.serve.api_key is None  # SEARCH_API_KEY unset: no key
+    assert settings.qdrant.url == "http://qdrant:6333" and not settings.qdrant.embedded
+    env = {**USER_ENV, "SEARCH_API_KEY": "k", "SEARCH_PORT": "9000"}
+    keyed = interpolate(load(ROOT_COMPOSE), env)["services"]["search"]
+    assert environment_of(keyed)["PHOTOSEEK_SERVE__API_KEY"] == "k" and keyed["ports"] == ["127.0.0.1:9000:8000"]
+
+
+def test_search_healthcheck_asks_readyz_and_fails_on_503() -> None:
+    check = resolved(ROOT_COMPOSE)["services"]["search"]["healthcheck"]
+    assert check["test"][:3] == ["CMD", "python", "-c"]
+    script = check["test"][3]
+    assert "http://127.0.0.1:8000/readyz" in script and "urlopen" in script  # urlopen raises on a 503
+    compile(script, "healthcheck", "exec")
+
+
+def test_search_command_parses_with_the_real_cli() -> None:
+    from photoseek.cli import build_parser
+
+    args = build_parser().parse_args(resolved(ROOT_COMPOSE)["services"]["search"]["command"])
+    assert args.command == "serve" and args.workers == 1
+

@@ -1,0 +1,114 @@
+"""Request and response bodies of the API (pydantic models; OpenAPI at ``/docs`` is built from them)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# A page may ask for this many hits at most; deeper pages go through ``offset``.
+MAX_LIMIT = 1000
+MAX_OFFSET = 100_000
+QUERY_KINDS = ("text", "image", "vector", "similar_to")
+
+
+class SearchOptions(BaseModel):
+    """What every search takes besides the query itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    where: dict[str, Any] = Field(
+        default_factory=dict,
+        description="keyword filters, the same keys as the library and `photoseek search --where` "
+        "(country, orientation, min_width, keywords_any, submitted_after, ...)",
+    )
+    limit: int | None = Field(None, ge=1, le=MAX_LIMIT, description="how many hits (default: the service's)")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="hits to skip, for the next page")
+    score_threshold: float | None = Field(None, ge=-1.0, le=1.0, description="leave out hits scoring lower")
+    exact: bool | None = Field(None, description="exact search instead of HNSW")
+
+
+class SearchRequest(SearchOptions):
+    """``POST /v1/search``: exactly one of ``text``, ``image``, ``vector`` or ``similar_to``."""
+
+    text: str | None = Field(None, max_length=2000, description="what to look for")
+    image: str | None = Field(None, description="an example image, base64 (a data: URL works too)")
+    vector: list[float] | None = Field(None, max_length=8192, description="a vector of the collection's space")
+    similar_to: str | None = Field(None, max_length=2000, description="a stored photo's id: photos like it")
+    source: Literal["unsplash", "folder"] | None = Field(None, description="where `similar_to`'s photo came from")
+    avoid: list[str] = Field(default_factory=list, max_length=16, description="texts to push the results away from")
+
+    @model_validator(mode="after")
+    def _one_query(self) -> SearchRequest:
+        given = [name for name in QUERY_KINDS if getattr(self, name) is not None]
+        if len(given) != 1:
+            got = f" (got {' and '.join(given)})" if given else ""
+            raise ValueError(f"give exactly one of {', '.join(QUERY_KINDS)}{got}")
+        if self.avoid and self.text is None:
+            raise ValueError("avoid works with a text search")
+        return self
+
+
+class HitOut(BaseModel):
+    """One hit: the photo's typed fields, links for the page, and the raw payload."""
+
+    rank: int
+    id: str
+    score: float
+    photo_id: str | None = None
+    source: str | None = None
+    image_url: str | None = None
+    page_url: str | None = None
+    thumbnail_url: str | None = None
+    description: str | None = None
+    photographer: str | None = None
+    photographer_name: str | None = None
+    photographer_url: str | None = None
+    location: dict[str, Any] | None = None
+    width: int | None = None
+    height: int | None = None
+    orientation: str | None = None
+    keywords: list[str] = Field(default_factory=list)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class SearchResponse(BaseModel):
+    """The hits of one search, best first, and the time it took in the service."""
+
+    hits: list[dict[str, Any]]
+    count: int
+    offset: int
+    limit: int
+    next_offset: int | None = Field(description="the offset of the next page; null when this page was not full")
+    took_ms: float
+
+
+class Choice(BaseModel):
+    """One value of a filter and how many photos have it."""
+
+    value: str
+    count: int
+
+
+class FilterChoices(BaseModel):
+    """The values the page offers for its filters, from the collection itself."""
+
+    country: list[Choice]
+    keywords: list[Choice]
+    orientation: list[Choice]
+    scanned: int = Field(description="photos read to count them")
+    truncated: bool = Field(description="the collection was larger than what was read")
+
+
+class ErrorBody(BaseModel):
+    """``{"error": {...}}``: every error the API answers."""
+
+    type: str
+    message: str
+    field: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The one shape of every error."""
+
+    error: ErrorBody

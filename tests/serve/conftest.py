@@ -1,0 +1,168 @@
+"""A small real collection for the service tests: local files and Unsplash-style photos in Qdrant Edge, the tiny CLIP.
+
+The collection is built once; each app gets its own copy of the data folder, because the
+embedded store is one process (and one open handle) at a time.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from photoseek.config.settings import ModelSettings, QdrantSettings, Settings
+from photoseek.retrieval.encoder import ClipEncoder
+from photoseek.retrieval.identity import record_identity
+from photoseek.retrieval.schema import point_id
+from photoseek.retrieval.store.edge import EdgeStore
+from photoseek.serve import create_app
+
+COLLECTION = "photos"
+# relative path -> (colour, size, country, keywords)
+LOCAL: dict[str, tuple[tuple[int, int, int], tuple[int, int], str, list[str]]] = {
+    "red.png": ((220, 20, 20), (64, 48), "Iceland", ["volcano", "red"]),
+    "green.png": ((20, 200, 40), (48, 64), "Norway", ["forest", "green"]),
+    "blue.png": ((30, 40, 220), (64, 48), "Iceland", ["sea", "blue"]),
+    "trips/orange.jpg": ((240, 140, 20), (64, 64), "Japan", ["sunset"]),
+    "trips/grey.jpg": ((120, 120, 120), (64, 48), "Japan", ["city", "rain"]),
+    "trips/white.png": ((245, 245, 245), (48, 64), "France", ["snow"]),
+}
+UNSPLASH: dict[str, tuple[tuple[int, int, int], str, str]] = {
+    "u-yellow": ((240, 220, 10), "alice", "Peru"),
+    "u-purple": ((140, 20, 160), "bob", "Peru"),
+    "u-teal": ((10, 150, 150), "alice", "Kenya"),
+}
+OUTSIDE = "outside.png"  # a stored photo whose file lies outside the served folder
+ESCAPE = "escape.png"  # a stored photo whose path is a link inside the folder to a file outside it
+
+
+def png(colour: tuple[int, int, int], size: tuple[int, int] = (64, 48), fmt: str = "PNG") -> bytes:
+    """A solid-colour image file."""
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, fmt)
+    return out.getvalue()
+
+
+def _orientation(size: tuple[int, int]) -> str:
+    return "landscape" if size[0] > size[1] else "portrait" if size[0] < size[1] else "square"
+
+
+@pytest.fixture(scope="session")
+def encoder(tiny_clip_dir: Path) -> ClipEncoder:
+    """The tiny CLIP, loaded once."""
+    return ClipEncoder.from_settings(model_settings(tiny_clip_dir))
+
+
+def model_settings(folder: Path) -> ModelSettings:
+    """Settings that load the tiny CLIP in ``folder`` on the CPU."""
+    return ModelSettings(image=str(folder), text=str(folder), device="cpu")  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def collection(tmp_path_factory: pytest.TempPathFactory, encoder: ClipEncoder) -> dict[str, Any]:
+    """Photo files under ``photos/`` and a pristine Edge data folder holding them (built once)."""
+    root = tmp_path_factory.mktemp("serve-collection")
+    photos = root / "photos"
+    secret = root / "secret"
+    secret.mkdir()
+    ids, pictures, payloads = [], [], []
+    for relpath, (colour, size, country, words) in LOCAL.items():
+        path = photos / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(png(colour, size, "JPEG" if relpath.endswith(".jpg") else "PNG"))
+        ids.append(point_id(relpath, "folder"))
+        pictures.append(Image.new("RGB", size, colour))
+        payloads.append({
+            "source": "folder", "photo_id": relpath, "path": str(path.resolve()),
+            "description": f"a {relpath.rsplit('/', 1)[-1].split('.')[0]} picture",
+            "width": size[0], "height": size[1], "orientation": _orientation(size),
+            "location": {"country": country}, "keywords": words,
+        })
+    (secret / "private.png").write_bytes(png((1, 2, 3)))
+    os.symlink(secret / "private.png", photos / ESCAPE)
+    # Distinct pictures: equal vectors tie, and ties may come back in either order on two pages.
+    private = ((OUTSIDE, secret / "private.png", (1, 2, 3)), (ESCAPE, photos / ESCAPE, (90, 0, 60)))
+    for photo_id, path, colour in private:
+        ids.append(point_id(photo_id, "folder"))
+        pictures.append(Image.new("RGB", (64, 48), colour))
+        payloads.append({"source": "folder", "photo_id": photo_id, "path": str(path), "description": "private"})
+    for photo_id, (colour, user, country) in UNSPLASH.items():
+        ids.append(point_id(photo_id, "unsplash"))
+        pictures.append(Image.new("RGB", (64, 48), colour))
+        payloads.append({
+            "source": "unsplash", "photo_id": photo_id, "description": f"photo {photo_id}",
+            "image_url": f"https://images.unsplash.com/photo-{photo_id}",
+            "page_url": f"https://unsplash.com/photos/{photo_id}",
+            "photographer": user, "photographer_name": user.title(), "width": 64, "height": 48,
+            "orientation": "landscape", "location": {"country": country}, "keywords": ["travel"],
+        })
+    data = root / "qdrant"
+    store = EdgeStore(QdrantSettings(path=data, collection=COLLECTION))  # type: ignore[call-arg]
+    store.ensure_collection(encoder.dimension)
+    record_identity(store, encoder)
+    store.upsert(ids, encoder.encode_images(pictures), payloads)
+    store.close()
+    return {"root": root, "photos": photos, "secret": secret, "data": data, "count": len(ids)}
+
+
+@pytest.fixture
+def fresh_data(collection: dict[str, Any]) -> Iterator[Callable[[], Path]]:
+    """Makes copies of the collection's data folder (one per open store), removed after the test."""
+    made: list[Path] = []
+    base = Path("/dev/shm") if os.access("/dev/shm", os.W_OK) else None
+
+    def copy() -> Path:
+        folder = Path(tempfile.mkdtemp(prefix="photoseek-serve-", dir=base))
+        made.append(folder)
+        shutil.copytree(collection["data"], folder / "qdrant")
+        return folder / "qdrant"
+
+    yield copy
+    for folder in made:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def serve_settings(data: Path, tiny_clip_dir: Path, photos: Path, **serve: Any) -> Settings:
+    """Settings for an app on ``data`` with the tiny CLIP, serving thumbnails from ``photos``."""
+    values: dict[str, Any] = {"photo_folders": str(photos), **serve}
+    return Settings(
+        qdrant=QdrantSettings(path=data, collection=COLLECTION),  # type: ignore[call-arg]
+        model=model_settings(tiny_clip_dir),
+        serve=values,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def make_client(
+    collection: dict[str, Any], fresh_data: Callable[[], Path], tiny_clip_dir: Path, encoder: ClipEncoder
+) -> Callable[..., Any]:
+    """``with make_client(api_key=...) as client:`` an app on its own copy of the collection."""
+
+    @contextmanager
+    def make(data: Path | None = None, **serve: Any) -> Iterator[TestClient]:
+        settings = serve_settings(data or fresh_data(), tiny_clip_dir, collection["photos"], **serve)
+        with TestClient(create_app(settings, encoder=encoder), raise_server_exceptions=False) as client:
+            yield client
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def client(
+    collection: dict[str, Any], tiny_clip_dir: Path, encoder: ClipEncoder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    """One app on the collection for a whole test module (default settings)."""
+    folder = tmp_path_factory.mktemp("serve-data")
+    shutil.copytree(collection["data"], folder / "qdrant")
+    settings = serve_settings(folder / "qdrant", tiny_clip_dir, collection["photos"])
+    with TestClient(create_app(settings, encoder=encoder), raise_server_exceptions=False) as test_client:
+        yield test_client
