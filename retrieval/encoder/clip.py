@@ -31,6 +31,7 @@ from photoseek.retrieval.encoder.int8_text import int8_text_tower
 from photoseek.retrieval.encoder.model_loading import embedding_dimension, fingerprint, load_sentence_transformer, tower_of
 from photoseek.retrieval.preprocess import clip_resize_crop
 from photoseek.retrieval.encoder.query_cache import QueryCache
+from photoseek.retrieval.encoder.text_input import QueryFitter, context_length, text_tokenizer
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -77,6 +78,8 @@ class ClipEncoder:
         image_size: the model's input size (the crop ``clip_resize_crop`` makes).
         resize_edge: the size the shortest side is scaled to before the crop.
         device: ``cuda``, ``mps`` or ``cpu``.
+        text_context: the most tokens of a query the text model reads (77 for CLIP); a longer
+            query is cut, with a warning.
         precision: ``fp32``, ``fp16`` or ``bf16``.
         batch_size: images per batch.
     """
@@ -149,6 +152,9 @@ class ClipEncoder:
             if quantized is not None:
                 self._text_tower, self.text_int8 = quantized, True
         self._setup_pixels()
+        self._text_tokenizer = text_tokenizer(self.text_model)
+        self.text_context = context_length(self.text_model)
+        self._fitter = QueryFitter(self._text_tokenizer, self.text_context)
         self._cache = QueryCache(query_cache_size)
         log.info(
             "encoder: image %s, text %s%s, %d-d, %s/%s, batch %d",
@@ -238,7 +244,9 @@ class ClipEncoder:
         if missing:
             import torch
 
-            texts_to_encode = list(missing)
+            # Any string is accepted: unpaired surrogates replaced, a very long text shortened
+            # (and the model reads only its first ``text_context`` tokens; a warning says so).
+            texts_to_encode = [self._fitter.fit(text) for text in missing]
             if self._text_tower is not None:
                 # int8 activations are scaled per batch, so each text alone: a query's vector
                 # must not depend on what it was batched with.
@@ -304,7 +312,15 @@ class ClipEncoder:
         single query's time on a CPU. Same tokens, same tower, same vectors."""
         import torch
 
-        features = self.text_model.preprocess(texts)
+        if self._text_tokenizer is not None and self.text_context is not None:
+            # Truncated here, to the context read from the model's own configuration: an old
+            # sentence-transformers CLIP folder has no model_max_length, and its tokenizer
+            # would hand the tower more positions than it has.
+            features = self._text_tokenizer(
+                texts, padding=True, truncation=True, max_length=self.text_context, return_tensors="pt"
+            )
+        else:
+            features = self.text_model.preprocess(texts)
         with torch.inference_mode():
             tokens = {k: v.to(self.device) for k, v in features.items() if isinstance(v, torch.Tensor)}
             embedded = self._text_tower.get_text_features(**tokens)
