@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import io
-import os
 import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from photoseek.config.settings import RetrievalSettings, Settings, load_settings
 from photoseek.retrieval.filters import build_filter
 from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.identity import check_metadata
-from photoseek.retrieval.preprocess import to_8bit, to_rgb
+from photoseek.retrieval.query_image import ImageInput, read_image
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.base import (
     CollectionInfo,
@@ -25,7 +22,6 @@ from photoseek.retrieval.store.base import (
     ScoredRecord,
     VectorStore,
 )
-from PIL import Image, ImageOps, UnidentifiedImageError
 from qdrant_client import models
 
 from photoseek.errors import CollectionMismatch, CollectionNotFound, PhotoNotFound, QueryError
@@ -33,8 +29,6 @@ from photoseek.errors import CollectionMismatch, CollectionNotFound, PhotoNotFou
 if TYPE_CHECKING:
     from photoseek.retrieval.encoder import Encoder
     from photoseek.retrieval.store.async_server import AsyncVectorStore
-
-ImageInput = Union[str, "os.PathLike[str]", bytes, Image.Image]
 
 # The sources a photo id can come from; ``similar`` tries each to find the point.
 SOURCES = ("unsplash", "folder")
@@ -124,7 +118,8 @@ class _SearchCore:
         return np.asarray(self.encoder.encode_text(list(texts)), dtype=np.float32)
 
     def _encode_image(self, image: ImageInput) -> np.ndarray:
-        return np.asarray(self.encoder.encode_images([read_image(image)]), dtype=np.float32)[0]
+        picture = read_image(image, max_bytes=self.defaults.max_image_bytes, timeout=self.defaults.image_read_timeout)
+        return np.asarray(self.encoder.encode_images([picture]), dtype=np.float32)[0]
 
     def _check_identity(self, metadata: Mapping[str, Any], collection: str) -> None:
         """Refuse a collection built by another image model (encoders that can tell theirs)."""
@@ -139,31 +134,6 @@ class _SearchCore:
                 f"model makes {dimension}-d ones; search with the model that built the collection "
                 "(PHOTOSEEK_MODEL__IMAGE / PHOTOSEEK_MODEL__TEXT)"
             )
-
-
-def read_image(image: ImageInput) -> Image.Image:
-    """Open a query image given as a path, bytes or a PIL image, upright and in RGB.
-
-    Raises:
-        QueryError: the file is missing or is not an image Pillow can read.
-    """
-    if isinstance(image, Image.Image):
-        picture = image
-    else:
-        try:
-            if isinstance(image, (str, os.PathLike)):
-                image = Path(image).read_bytes()  # read whole: no file handle left open
-            if not isinstance(image, (bytes, bytearray, memoryview)):
-                raise QueryError(f"image must be a path, bytes or a PIL image (got {type(image).__name__})")
-            picture = Image.open(io.BytesIO(bytes(image)))
-            picture.load()
-        except FileNotFoundError:
-            raise QueryError(f"query image {str(image)!r} does not exist") from None
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-            raise QueryError(f"query image is not a readable image: {exc}") from None
-    picture = ImageOps.exif_transpose(picture) or picture
-    # The same conversion ingest applies: wide greyscale scaled, transparency on white.
-    return to_rgb(to_8bit(picture))
 
 
 def _candidate_ids(photo_id: str, source: str | None) -> list[str]:
