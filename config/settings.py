@@ -74,6 +74,12 @@ class ModelSettings(BaseModel):
     text_int8_on_cpu: bool = Field(
         True, description="on a CPU, encode queries with int8 text weights (2x faster, cosine >= 0.998)"
     )
+    # Measured with benchmarks/query_threads.py (ViT-B/32 text tower): one thread serves
+    # concurrent callers best, and a single caller nearly as well as more (see that script).
+    query_threads: int | None = Field(
+        1, ge=1, le=1024,
+        description="torch CPU threads of a search process (query encoding); unset = torch's default (one per core)",
+    )
 
 
 class IngestSettings(BaseModel):

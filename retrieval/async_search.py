@@ -74,7 +74,7 @@ class AsyncImageSearch(_SearchCore):
         from photoseek.retrieval.encoder import ClipEncoder
 
         settings = settings or load_settings()
-        encoder = ClipEncoder.from_settings(settings.model)
+        encoder = ClipEncoder.from_settings(settings.model, for_queries=True)
         return cls(
             open_async_store(settings.qdrant),
             encoder,

@@ -223,7 +223,7 @@ class ImageSearch(_SearchCore):
         try:
             if not store.collection_exists():  # before the slow model load
                 raise missing_collection(store)
-            encoder = ClipEncoder.from_settings(settings.model)
+            encoder = ClipEncoder.from_settings(settings.model, for_queries=True)
             search = cls(
                 store,
                 encoder,

@@ -95,6 +95,7 @@ class ClipEncoder:
         query_cache_size: int = 1024,
         allow_unpaired_text_model: bool = False,
         text_int8_on_cpu: bool = False,
+        cpu_threads: int | None = None,
     ) -> None:
         """Load the models.
 
@@ -108,6 +109,10 @@ class ClipEncoder:
             allow_unpaired_text_model: accept a text model not known to share the image space.
             text_int8_on_cpu: on a CPU, encode queries with int8 text weights (about 2x faster,
                 cosine >= 0.998 to float32; see ``retrieval/encoder/int8_text.py``).
+            cpu_threads: torch's CPU thread count for this process, set when the model runs on
+                the CPU (None = leave torch's default: one per core). torch has one count per
+                process; a search service sets it (``ModelSettings.query_threads``), an ingest
+                leaves it.
 
         Raises:
             ModelLoadError: a model cannot be loaded.
@@ -115,6 +120,10 @@ class ClipEncoder:
             ConfigError: the device or precision asked for is not available.
         """
         self.device = choose_device(device)
+        if cpu_threads is not None and self.device == "cpu":
+            import torch
+
+            torch.set_num_threads(cpu_threads)
         self.precision = choose_precision(precision, self.device)
         self.batch_size = choose_batch_size(batch_size, self.device)
         self._dtype = torch_dtype(self.precision)
@@ -163,8 +172,14 @@ class ClipEncoder:
         )
 
     @classmethod
-    def from_settings(cls, model: ModelSettings) -> ClipEncoder:
-        """Build the encoder from the ``model`` settings section."""
+    def from_settings(cls, model: ModelSettings, *, for_queries: bool = False) -> ClipEncoder:
+        """Build the encoder from the ``model`` settings section.
+
+        Args:
+            model: the settings section.
+            for_queries: the process serves searches: on a CPU, torch runs
+                ``model.query_threads`` threads (concurrent queries are served best by few).
+        """
         return cls(
             model.image,
             model.text,
@@ -174,6 +189,7 @@ class ClipEncoder:
             query_cache_size=model.query_cache_size,
             allow_unpaired_text_model=model.allow_unpaired_text_model,
             text_int8_on_cpu=model.text_int8_on_cpu,
+            cpu_threads=model.query_threads if for_queries else None,
         )
 
     @staticmethod
