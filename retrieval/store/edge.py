@@ -39,6 +39,7 @@ from photoseek.errors import (
 )
 from photoseek.retrieval.schema import INDEXED_FIELDS, IndexKind
 from photoseek.retrieval.store.base import CollectionInfo, Record, ScoredRecord
+from photoseek.retrieval.store.damage import read_metadata_file
 from photoseek.retrieval.store.edge_filters import translate_filter
 from photoseek.retrieval.store.edge_shards import CONFIG_FILE, SHARDS, OpenShard, edge_call, not_found
 from photoseek.retrieval.store.inputs import canonical_ids, check_page, query_matrix, query_vector, vector_batch
@@ -209,10 +210,7 @@ class EdgeStore:
         )
 
     def _read_metadata(self) -> dict[str, Any]:
-        try:
-            return dict(json.loads((self.folder / METADATA_FILE).read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            return {}
+        return read_metadata_file(self.folder / METADATA_FILE)
 
     def get_metadata(self) -> dict[str, Any]:
         """The collection's metadata side record (empty when none was set)."""

@@ -16,7 +16,8 @@ from typing import TypeVar
 
 import qdrant_edge as qe
 
-from photoseek.errors import CollectionNotFound, PhotoseekError, StoreError, StoreLocked
+from photoseek.errors import CollectionNotFound, PhotoseekError
+from photoseek.retrieval.store.damage import edge_error, is_engine_panic
 
 T = TypeVar("T")
 
@@ -105,11 +106,8 @@ def edge_call(folder: Path, call: Callable[[], T]) -> T:
         return call()
     except PhotoseekError:
         raise
-    except Exception as exc:
-        text = str(exc)
-        if "WouldBlock" in text or "failed to open WAL" in text:
-            raise StoreLocked(
-                f"embedded store {folder} is open in another process; concurrent access from "
-                "several processes needs the server backend (set PHOTOSEEK_QDRANT__URL)"
-            ) from None
-        raise StoreError(f"embedded store {folder}: {text}") from exc
+    except BaseException as exc:
+        # A Rust panic is a BaseException (pyo3's PanicException): caught here too, and named.
+        if not (isinstance(exc, Exception) or is_engine_panic(exc)):
+            raise
+        raise edge_error(folder, exc) from None
