@@ -39,6 +39,7 @@ from photoseek.ingest.report import IngestReport
 from photoseek.ingest.sources.record import SourceFailure, SourceRecord
 from photoseek.retrieval.encoder import Encoder
 from photoseek.retrieval.local_files import display_path
+from photoseek.retrieval.store.disk_space import check_space, write_bytes_needed
 from photoseek.retrieval.store.base import VectorStore
 from photoseek.retrieval.store.edge import AUTO_OPTIMIZE_TAIL
 
@@ -237,6 +238,9 @@ class Pipeline:
                 return
         if self._on_optimize is not None:
             self._on_optimize(self.store.count())
+        folder = getattr(self.store, "folder", None)
+        if folder is not None:
+            check_space(folder, write_bytes_needed(self.store.count(), self.encoder.dimension), "build the vector index")
         self.store.optimize()
 
     def _guard(self, target: Callable[[], None]) -> Callable[[], None]:
@@ -490,6 +494,9 @@ class Pipeline:
             if self._fatal is not None:
                 continue
             ids, vectors, payloads = job
+            folder = getattr(self.store, "folder", None)  # the embedded store: its disk must have room
+            if folder is not None:
+                check_space(folder, write_bytes_needed(len(ids), vectors.shape[1]), f"write {len(ids)} photos")
             self.store.upsert(ids, vectors, payloads)
             self.ledger.mark_done(ids)
             with self._lock:

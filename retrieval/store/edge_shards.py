@@ -18,6 +18,7 @@ import qdrant_edge as qe
 
 from photoseek.errors import CollectionNotFound, PhotoseekError
 from photoseek.retrieval.store.damage import edge_error, is_engine_panic
+from photoseek.retrieval.store.disk_space import OPEN_HEADROOM, check_space
 
 T = TypeVar("T")
 
@@ -54,6 +55,8 @@ class ShardRegistry:
             entry = self._open.get(key)
             created = False
             if entry is None:
+                # Opening allocates files the engine maps: on a full disk that is a SIGBUS.
+                check_space(folder, OPEN_HEADROOM, "open the embedded store")
                 if (folder / CONFIG_FILE).is_file():
                     shard = edge_call(folder, lambda: qe.EdgeShard.load(str(folder)))
                 elif create is not None:
