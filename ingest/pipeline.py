@@ -39,8 +39,8 @@ from photoseek.ingest.report import IngestReport
 from photoseek.ingest.sources.record import SourceFailure, SourceRecord
 from photoseek.retrieval.encoder import Encoder
 from photoseek.retrieval.local_files import display_path
-from photoseek.retrieval.store.disk_space import check_space, write_bytes_needed
 from photoseek.retrieval.store.base import VectorStore
+from photoseek.retrieval.store.disk_space import check_space, write_bytes_needed
 from photoseek.retrieval.store.edge import AUTO_OPTIMIZE_TAIL
 
 from photoseek.errors import ItemError

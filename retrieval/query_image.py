@@ -78,7 +78,9 @@ def _decode(data: bytes, name: str) -> Image.Image:
         picture = Image.open(io.BytesIO(data))
         picture.load()
     except UnidentifiedImageError:
-        raise QueryError(f"{name} is not an image Pillow can read (JPEG, PNG, WebP, GIF, BMP, TIFF)") from None
+        raise QueryError(
+            f"{name} is not a readable image: not a format Pillow reads (JPEG, PNG, WebP, GIF, BMP, TIFF)"
+        ) from None
     except Image.DecompressionBombError as exc:
         raise QueryError(f"{name} is not a readable image: {exc}") from None
     except (OSError, SyntaxError, ValueError) as exc:
