@@ -378,8 +378,8 @@ def write_lite_dataset(
             ``keywords.tsv000``, ``colors.tsv000``, ``collections.tsv000``, ``conversions.tsv000``.
         n_photos: good photos.
         image_base_url: photo_image_url is ``<image_base_url>/photos/<photo_id>``.
-        malformed: add two photo rows that cannot be photos (wrong column count, empty
-            photo_id), odd values in good photos (swapped coordinates, ``24-70mm``, ``wide``,
+        malformed: add three photo rows that cannot be photos (too few and too many columns,
+            an empty photo_id), odd values in good photos (swapped coordinates, ``24-70mm``, ``wide``,
             ``maybe``, ``yesterday``, a landmark off Earth) and odd rows to the other tables.
         split: split photos over two files.
         image_size: pixel size of each photo's solid-colour JPEG (``LiteDataset.images``).
@@ -440,7 +440,9 @@ def write_lite_dataset(
     if malformed:
         short = list(_photo_row(900, "BadCols0001", f"{image_base_url}/photos/BadCols0001").values())[:-3]
         no_id = _photo_row(901, "", f"{image_base_url}/photos/nothing")
-        bad = [(min(3, len(rows)), short, "columns"), (min(8, len(rows)), no_id, "photo_id")]
+        long = [*_photo_row(902, "BadCols0009", f"{image_base_url}/photos/BadCols0009").values(), "extra"]
+        bad = [(min(3, len(rows)), short, "columns"), (min(8, len(rows)), no_id, "photo_id"),
+               (min(11, len(rows)), long, "columns")]
         for position, row, _ in sorted(bad, key=lambda b: -b[0]):
             rows.insert(position, row)  # type: ignore[arg-type]
             odd_at = {(p + 1 if p >= position else p): i for p, i in odd_at.items()}
