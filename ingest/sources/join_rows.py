@@ -102,8 +102,9 @@ def color_row(row: dict[str, str], warn: Warn) -> tuple[object, ...] | None:
         if len(hex_code) != 6 or any(c not in "0123456789ABCDEF" for c in hex_code):
             warn("hex", "not_a_colour", f"{text(row, 'hex')!r} is not a 6-digit hex colour; left out")
             hex_code = None
-    if hex_code is None and all(c is not None for c in rgb):
-        hex_code = "{:02X}{:02X}{:02X}".format(*rgb)
+    red, green, blue = rgb
+    if hex_code is None and red is not None and green is not None and blue is not None:
+        hex_code = f"{red:02X}{green:02X}{blue:02X}"
     keyword = text(row, "keyword")
     if keyword is None and hex_code is None:
         return None

@@ -177,6 +177,11 @@ class JoinIndex:
         warnings: list[tuple[object, ...]] = []
         header: list[str] = []
         positions: tuple[int, ...] = ()
+        found: list[tuple[str, str, str]] = []  # the problems of the row being read
+
+        def warn(column: str, reason: str, detail: str) -> None:
+            found.append((column, reason, detail))
+
         for row_header, row in iter_rows(parts):
             if row_header is not header:
                 # Columns are picked by name once per file; a missing one reads as "" (index -1
@@ -194,10 +199,10 @@ class JoinIndex:
                 continue
             fields = row.fields
             fields.append("")
-            cells = {column: fields[i] for column, i in zip(table.names, positions)}
+            cells = {column: fields[i] for column, i in zip(table.names, positions, strict=True)}
             photo_id = cells["photo_id"].strip() or None
-            found: list[tuple[str, str, str]] = []
-            values = table.convert(cells, lambda column, reason, detail: found.append((column, reason, detail)))
+            found.clear()
+            values = table.convert(cells, warn)
             if values is None:
                 self.skipped_rows += 1
                 warnings.append((None, row.ref, "row", "bad_row", "empty photo_id, or nothing to join; row skipped"))
@@ -253,7 +258,8 @@ class JoinIndex:
                 joined.keyword_details.append(detail)
             for photo_id, keyword, hex_code, red, green, blue, coverage, score in conn.execute(
                 f"SELECT photo_id, keyword, hex, red, green, blue, coverage, score FROM colors "
-                f"WHERE photo_id IN ({marks}) ORDER BY photo_id, coverage DESC NULLS LAST, score DESC NULLS LAST, rowid",
+                f"WHERE photo_id IN ({marks}) "
+                "ORDER BY photo_id, coverage DESC NULLS LAST, score DESC NULLS LAST, rowid",
                 chunk,
             ):
                 joined = found.setdefault(photo_id, Joined())

@@ -1,4 +1,4 @@
-"""What a source yields: one ``SourceRecord`` per photo, a ``SourceFailure`` for a bad input, a ``SourceWarning`` for a bad field."""
+"""What sources yield: ``SourceRecord`` per photo, ``SourceFailure`` per bad input, ``SourceWarning`` per odd value."""
 
 from __future__ import annotations
 

@@ -349,7 +349,7 @@ class UnsplashSource:
                 yield SourceFailure(row.ref, "bad_row", "empty photo_id", origin=self.origin)
                 continue
             problems = Problems()
-            payload = photo_payload(dict(zip(header, row.fields)), problems)
+            payload = photo_payload(dict(zip(header, row.fields, strict=True)), problems)
             for problem in problems:
                 yield SourceWarning(row.ref, problem.column, problem.reason, problem.detail, id=key,
                                     photo_id=photo_id, origin=self.origin)
@@ -363,5 +363,7 @@ class UnsplashSource:
             return SourceRecord(key, photo_id, SOURCE, payload, local_path=local)
         image_url = payload.get("image_url")
         if image_url is None:
-            return SourceFailure(ref, "no_image", "no photo_image_url and no local file", photo_id=photo_id, origin=self.origin)
+            return SourceFailure(
+                ref, "no_image", "no photo_image_url and no local file", photo_id=photo_id, origin=self.origin
+            )
         return SourceRecord(key, photo_id, SOURCE, payload, url=cdn_url(image_url, self.ingest))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from photo_datasets import write_lite_dataset
 from photoseek.config.settings import IngestSettings, ModelSettings, QdrantSettings
 from photoseek.ingest.ledger import Ledger

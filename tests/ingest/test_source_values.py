@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from photoseek.ingest.sources import values
 from photoseek.ingest.sources.unsplash import Problems, photo_payload
 from photoseek.ingest.sources.values import BadValue

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from photo_datasets import RELEASES, write_lite_dataset
 from photoseek.config.settings import IngestSettings
 from photoseek.ingest.sources import SourceFailure, SourceRecord, SourceWarning, UnsplashSource
