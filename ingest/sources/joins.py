@@ -199,15 +199,16 @@ class JoinIndex:
                 continue
             fields = row.fields
             fields.append("")
-            cells = {column: fields[i] for column, i in zip(table.names, positions, strict=True)}
-            photo_id = cells["photo_id"].strip() or None
+            cells = [fields[i].strip() for i in positions]
+            photo_id = cells[0] or None  # photo_id is the first column of every joined table
             found.clear()
             values = table.convert(cells, warn)
             if values is None:
                 self.skipped_rows += 1
                 warnings.append((None, row.ref, "row", "bad_row", "empty photo_id, or nothing to join; row skipped"))
                 continue
-            warnings.extend((photo_id, row.ref, column, reason, detail) for column, reason, detail in found)
+            if found:
+                warnings.extend((photo_id, row.ref, column, reason, detail) for column, reason, detail in found)
             batch.append(values)
             if len(batch) >= INSERT_CHUNK:
                 conn.executemany(insert, batch)
@@ -231,23 +232,38 @@ class JoinIndex:
         """The joined values of each photo in ``photo_ids`` (photos without any are absent)."""
         conn = self._connection()
         found: dict[str, Joined] = {}
+
+        def of(photo_id: str) -> Joined:
+            # Building a Joined only when a photo is first met: rows come in the tens per photo.
+            joined = found.get(photo_id)
+            if joined is None:
+                joined = found[photo_id] = Joined()
+            return joined
+
         for start in range(0, len(photo_ids), LOOKUP_CHUNK):
             chunk = list(photo_ids[start : start + LOOKUP_CHUNK])
             marks = ",".join("?" * len(chunk))
+            # Rows come grouped by photo (ORDER BY photo_id): the photo's entry is looked up once.
+            last: str | None = None
+            joined = Joined()
+            met: set[str] = set()
             for photo_id, keyword, ai1, ai2, ai3, user, user_source in conn.execute(
                 f"SELECT photo_id, keyword, ai1, ai2, ai3, user, user_source FROM keywords "
                 f"WHERE photo_id IN ({marks}) "
                 "ORDER BY photo_id, best DESC NULLS LAST, ai3 = 2 DESC, user DESC, ai3 DESC, keyword",
                 chunk,
             ):
-                joined = found.setdefault(photo_id, Joined())
-                if keyword in joined.keywords:
+                if photo_id != last:
+                    last, joined, met = photo_id, of(photo_id), set()
+                if keyword in met:  # a photo may list a keyword twice
                     continue
+                met.add(keyword)
                 joined.keywords.append(keyword)
                 detail: dict[str, Any] = {"keyword": keyword}
-                for name, confidence in (("ai_service_1", ai1), ("ai_service_2", ai2)):
-                    if confidence is not None:
-                        detail[name] = confidence
+                if ai1 is not None:
+                    detail["ai_service_1"] = ai1
+                if ai2 is not None:
+                    detail["ai_service_2"] = ai2
                 if ai3:
                     detail["ai_service_3"] = AI3_NAMES[ai3]
                 if user:
@@ -256,31 +272,41 @@ class JoinIndex:
                 elif user_source:
                     detail["user"] = user_source
                 joined.keyword_details.append(detail)
+            last = None
             for photo_id, keyword, hex_code, red, green, blue, coverage, score in conn.execute(
                 f"SELECT photo_id, keyword, hex, red, green, blue, coverage, score FROM colors "
                 f"WHERE photo_id IN ({marks}) "
                 "ORDER BY photo_id, coverage DESC NULLS LAST, score DESC NULLS LAST, rowid",
                 chunk,
             ):
-                joined = found.setdefault(photo_id, Joined())
+                if photo_id != last:
+                    last, joined = photo_id, of(photo_id)
                 _append_unique(joined.colors, keyword)
                 _append_unique(joined.color_hexes, hex_code)
-                color: dict[str, Any] = {"keyword": keyword, "hex": hex_code, "coverage": coverage, "score": score}
-                if None not in (red, green, blue):
+                color: dict[str, Any] = {}
+                if keyword is not None:
+                    color["keyword"] = keyword
+                if hex_code is not None:
+                    color["hex"] = hex_code
+                if red is not None and green is not None and blue is not None:
                     color["rgb"] = [red, green, blue]
-                joined.color_details.append({k: v for k, v in color.items() if v is not None})
+                if coverage is not None:
+                    color["coverage"] = coverage
+                if score is not None:
+                    color["score"] = score
+                joined.color_details.append(color)
             for photo_id, title, kind in conn.execute(
                 f"SELECT photo_id, title, type FROM collections WHERE photo_id IN ({marks}) "
                 "ORDER BY photo_id, collected_at, rowid",
                 chunk,
             ):
-                joined = found.setdefault(photo_id, Joined())
+                joined = of(photo_id)
                 _append_unique(joined.topics if kind == TOPIC else joined.collections, title)
             for photo_id, ref, field_name, reason, detail_text in conn.execute(
                 f"SELECT photo_id, ref, field, reason, detail FROM warnings WHERE photo_id IN ({marks}) ORDER BY rowid",
                 chunk,
             ):
-                found.setdefault(photo_id, Joined()).warnings.append(
+                of(photo_id).warnings.append(
                     JoinWarning(ref, field_name, reason, detail_text, photo_id)
                 )
         return found

@@ -116,6 +116,7 @@ def iter_rows(parts: list[Path]) -> Iterator[tuple[list[str], Row | BadRow]]:
             if header is None:
                 continue
             header = [name.strip().lstrip("\ufeff") for name in header]
+            part = path.name  # once per file: Path.name costs a parse on every call
             start = reader.line_num + 1
             while True:
                 try:
@@ -123,10 +124,10 @@ def iter_rows(parts: list[Path]) -> Iterator[tuple[list[str], Row | BadRow]]:
                 except StopIteration:
                     break
                 except csv.Error as exc:
-                    yield header, BadRow(path.name, start, f"unparseable line: {exc}")
+                    yield header, BadRow(part, start, f"unparseable line: {exc}")
                     start = reader.line_num + 1
                     continue
                 line, start = start, reader.line_num + 1
                 if not fields:
                     continue
-                yield header, Row(path.name, line, fields)
+                yield header, Row(part, line, fields)
