@@ -259,8 +259,10 @@ class UnsplashSource:
             raise FileNotFoundError(f"dataset folder {self.dataset_dir} does not exist")
         self.parts = table_parts(self.dataset_dir, "photos")
         if not self.parts:
+            odd = [name for name in unrecognised_parts(self.dataset_dir) if name.lower().startswith("photos")]
+            hint = f" ({', '.join(odd)} is not named photos.tsv[NNN][.gz] or photos.csv[NNN][.gz])" if odd else ""
             raise FileNotFoundError(
-                f"no photos.tsv* file in {self.dataset_dir}: point it at the unzipped Unsplash dataset"
+                f"no photos.tsv* file in {self.dataset_dir}{hint}: point it at the unzipped Unsplash dataset"
             )
         self.joins = JoinIndex(self.dataset_dir, cache_dir)
         self.origin = f"{SOURCE}:{self.dataset_dir.resolve()}"

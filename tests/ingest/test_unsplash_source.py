@@ -205,3 +205,6 @@ def test_gzipped_parts_and_a_missing_dataset(tmp_path: Path) -> None:
     assert [r.photo_id for r in UnsplashSource(data.dir)] == data.photo_ids
     with pytest.raises(FileNotFoundError, match="photos.tsv"):
         UnsplashSource(tmp_path)
+    (data.dir / "photos.tsv000.gz").rename(data.dir / "photos.tsv000.gz.part")
+    with pytest.raises(FileNotFoundError, match=r"photos\.tsv000\.gz\.part is not named photos\.tsv"):
+        UnsplashSource(data.dir)
