@@ -46,8 +46,9 @@ def build_model(folder: Path) -> Path:
     if (folder / "processor_config.json").exists():
         return folder
     import torch
-    from tiny_clip import BOS, EOS, _vocab, save_clip_folder
     from transformers import CLIPConfig, CLIPModel
+
+    from tiny_clip import BOS, EOS, _vocab, save_clip_folder
 
     vocab = _vocab()
     # CLIPConfig's defaults are ViT-B/32: vision 768 wide, 12 layers, patch 32, 224 px; text 512

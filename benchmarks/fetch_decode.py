@@ -7,8 +7,8 @@
 Targets: >= 200 downloads/s with 64 connections against a loopback server adding 50 ms per
 image; JPEG draft() decoding of 1080-px-wide photos >= 3x faster than a full decode plus
 resize on the same cores (the plain way: the whole image resized, then cropped, as the CLIP
-processor does; ours: draft() and only the crop resampled); reading a 1,000,000-photo dataset with 20,000,000 keyword rows
-under 1 GB peak memory.
+processor does; ours: draft() and only the crop resampled); reading a 1,000,000-photo dataset with
+20,000,000 keyword rows under 1 GB peak memory.
 """
 
 from __future__ import annotations
@@ -25,15 +25,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from photo_datasets import PHOTO_COLUMNS, photo_jpeg
-from photoseek.config.settings import IngestSettings
-from photoseek.ingest.decode import DecodePool, decode_image
-from photoseek.retrieval.preprocess import clip_resize_crop, resized_size
-from PIL import Image
+from photo_datasets import PHOTO_COLUMNS, photo_jpeg  # noqa: E402 - found through the path set above
+from photoseek.config.settings import IngestSettings  # noqa: E402
+from photoseek.ingest.decode import DecodePool, decode_image  # noqa: E402
+from photoseek.retrieval.preprocess import clip_resize_crop, resized_size  # noqa: E402
 
 SIZE = 224
 MAX_PIXELS = 89_478_485
@@ -145,7 +145,8 @@ def _breakdown(data: bytes, rounds: int = 40) -> None:
         return (time.perf_counter() - started) / rounds * 1000
 
     big, small = decoded(None), decoded((SIZE, SIZE))
-    full_ms, draft_ms, floor_ms = ms(lambda: decoded(None)), ms(lambda: decoded((SIZE, SIZE))), ms(lambda: decoded((1, 1)))
+    full_ms, draft_ms = ms(lambda: decoded(None)), ms(lambda: decoded((SIZE, SIZE)))
+    floor_ms = ms(lambda: decoded((1, 1)))
     plain_resize = ms(lambda: _resize_then_crop(big))
     crop_resize = ms(lambda: clip_resize_crop(small, SIZE))
     print(f"  1080x720, one thread: full decode {full_ms:.1f} ms + resize then crop {plain_resize:.1f} ms = "
@@ -167,7 +168,10 @@ def generate_dataset(folder: Path, photos: int, keywords: int) -> None:
                           "", "", "", "", "", "{1}", "{1}", "a scene", "", "", "", "", "LEHLe6WB2y"]) + "\n"
     with open(folder / "photos.tsv000", "w") as handle:
         handle.write("\t".join(PHOTO_COLUMNS) + "\n")
-        handle.writelines("".join(template.format(f"p{i:010d}", i) for i in range(start, min(photos, start + chunk))) for start in range(0, photos, chunk))
+        handle.writelines(
+            "".join(template.format(f"p{i:010d}", i) for i in range(start, min(photos, start + chunk)))
+            for start in range(0, photos, chunk)
+        )
     per_photo = max(1, keywords // photos)
     words = [f"word{j}" for j in range(per_photo)]
     with open(folder / "keywords.tsv000", "w") as handle:

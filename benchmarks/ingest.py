@@ -134,7 +134,9 @@ def seed_notebook(model: Path, folder: Path, device: str, batch_size: int, work:
     client.upsert(
         "bench",
         points=[
-            models.PointStruct(id=str(uuid.uuid5(uuid.NAMESPACE_URL, f.name)), vector=v.tolist(), payload={"path": str(f)})
+            models.PointStruct(
+                id=str(uuid.uuid5(uuid.NAMESPACE_URL, f.name)), vector=v.tolist(), payload={"path": str(f)}
+            )
             for f, v in zip(files, vectors, strict=True)
         ],
     )
@@ -184,9 +186,11 @@ def main(argv: list[str] | None = None) -> int:
             runs["ours"].append(in_child("pipeline", model, folder, args.device, args.batch_size, work))
             runs["seed"].append(in_child("seed_notebook", model, folder, args.device, args.batch_size, work))
         alone, ours, seed = (runs[name][-1]["images_per_second"] for name in ("alone", "ours", "seed"))
-        print(f"round {round_number}: 1 encoder alone {alone:6.1f}   2 pipeline {ours:6.1f}   3 seed {seed:6.1f} images/s   "
-              f"2/1 {ours / alone:.2f}   2/3 {ours / seed:.2f}")
-    alone, ours, seed = (statistics.median(r["images_per_second"] for r in runs[name]) for name in ("alone", "ours", "seed"))
+        print(f"round {round_number}: 1 encoder alone {alone:6.1f}   2 pipeline {ours:6.1f}   "
+              f"3 seed {seed:6.1f} images/s   2/1 {ours / alone:.2f}   2/3 {ours / seed:.2f}")
+    alone, ours, seed = (
+        statistics.median(r["images_per_second"] for r in runs[name]) for name in ("alone", "ours", "seed")
+    )
     peak = max(r["peak_mb"] for r in runs["ours"])
     seed_peak = max(r["peak_mb"] for r in runs["seed"])
     print(f"medians of {args.rounds} rounds:")

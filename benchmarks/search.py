@@ -34,7 +34,10 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 COUNTRIES = ["Iceland", "Norway", "France", "Japan", "Italy", "Spain", "Peru", "Canada", "Kenya", "India"] + [
     f"Country{i}" for i in range(20)
 ]
-WORDS = ["dog", "cat", "beach", "snow", "mountain", "city", "night", "forest", "car", "food", "river", "bridge", "sunset", "street", "people", "coffee"]
+WORDS = [
+    "dog", "cat", "beach", "snow", "mountain", "city", "night", "forest",
+    "car", "food", "river", "bridge", "sunset", "street", "people", "coffee",
+]
 
 
 def make_collection(n: int, dim: int, seed: int = 0) -> tuple[list[str], np.ndarray, list[dict[str, Any]]]:
@@ -60,13 +63,19 @@ def make_collection(n: int, dim: int, seed: int = 0) -> tuple[list[str], np.ndar
                 "description": " ".join(rng.choice(WORDS, 6)),
                 "ai_description": "a photo of " + " ".join(rng.choice(WORDS, 4)),
                 "photographer": f"user{int(rng.integers(3000))}",
-                "submitted_at": f"20{int(rng.integers(14, 24))}-0{int(rng.integers(1, 10))}-1{int(rng.integers(0, 10))}T10:00:00Z",
+                "submitted_at": (
+                    f"20{int(rng.integers(14, 24))}-0{int(rng.integers(1, 10))}-1{int(rng.integers(0, 10))}T10:00:00Z"
+                ),
                 "featured": bool(rng.random() < 0.2),
                 "width": width,
                 "height": height,
                 "aspect_ratio": width / height,
                 "orientation": "landscape" if width > height else "portrait" if width < height else "square",
-                "location": {"country": country, "city": f"{country}-city", "geo": {"lat": float(rng.uniform(-60, 70)), "lon": float(rng.uniform(-170, 170))}},
+                "location": {
+                    "country": country,
+                    "city": f"{country}-city",
+                    "geo": {"lat": float(rng.uniform(-60, 70)), "lon": float(rng.uniform(-170, 170))},
+                },
                 "keywords": list(rng.choice(WORDS, 5, replace=False)),
                 "colors": list(rng.choice(["red", "blue", "green", "white", "black"], 2, replace=False)),
                 "views": int(rng.integers(0, 10**6)),
@@ -128,12 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import warnings
 
+    from qdrant_client import QdrantClient
+
     from photoseek.config.settings import QdrantSettings
     from photoseek.retrieval.filters import build_filter
     from photoseek.retrieval.search import ImageSearch
     from photoseek.retrieval.store.edge import EdgeStore
     from photoseek.retrieval.store.server import ServerStore
-    from qdrant_client import QdrantClient
 
     warnings.filterwarnings("ignore", message=".*local.*", category=UserWarning)
     print(f"collection: {args.points} points, {args.dim}-d, Unsplash-like payloads; {os.cpu_count()} CPU cores")
@@ -157,9 +167,13 @@ def main(argv: list[str] | None = None) -> int:
         print("store query alone (limit 10):")
         n, m = args.queries, args.local_queries
         edge_plain = report("Qdrant Edge, no filter", timed(lambda i: edge.query(queries[i % n], limit=10), n))
-        edge_filtered = report("Qdrant Edge, two-condition filter", timed(lambda i: edge.query(queries[i % n], limit=10, filter=two), n))
+        edge_filtered = report(
+            "Qdrant Edge, two-condition filter", timed(lambda i: edge.query(queries[i % n], limit=10, filter=two), n)
+        )
         local_plain = report("local mode, no filter", timed(lambda i: local.query(queries[i % n], limit=10), m))
-        local_filtered = report("local mode, two-condition filter", timed(lambda i: local.query(queries[i % n], limit=10, filter=two), m))
+        local_filtered = report(
+            "local mode, two-condition filter", timed(lambda i: local.query(queries[i % n], limit=10, filter=two), m)
+        )
 
         hits = total = 0
         for vector in queries:
@@ -183,21 +197,33 @@ def main(argv: list[str] | None = None) -> int:
             torch.set_num_threads(args.threads)
         encoder = load_text_encoder()
         text_kind = "int8" if encoder.text_int8 else "float32"
-        print(f"text encoder: ViT-B/32 text tower ({text_kind}), random weights, {encoder.dimension}-d, ready in {time.perf_counter() - started:.1f} s")
+        print(f"text encoder: ViT-B/32 text tower ({text_kind}), random weights, {encoder.dimension}-d, "
+              f"ready in {time.perf_counter() - started:.1f} s")
         search = ImageSearch(edge, encoder)
-        texts = [f"a photo of {WORDS[i % len(WORDS)]} and {WORDS[(i * 7) % len(WORDS)]} number {i}" for i in range(n + 2)]
+        texts = [
+            f"a photo of {WORDS[i % len(WORDS)]} and {WORDS[(i * 7) % len(WORDS)]} number {i}" for i in range(n + 2)
+        ]
         print("end to end (text -> encoder -> Edge -> hits):")
         e2e = report("ImageSearch.search(text)", timed(lambda i: search.search(texts[i + 2] if i > 1 else texts[i]), n))
         e2e_f = report(
             "ImageSearch.search(text, 2 filters)",
-            timed(lambda i: search.search("x " + texts[i + 2] if i > 1 else "x " + texts[i], orientation="landscape", country="France"), n),
+            timed(
+                lambda i: search.search(
+                    "x " + texts[i + 2] if i > 1 else "x " + texts[i], orientation="landscape", country="France"
+                ),
+                n,
+            ),
         )
         print("targets:")
         ratio = local_filtered / edge_filtered
         for ok, text in (
             (edge_filtered <= 2.0, f"Edge filtered p50 {edge_filtered:.3f} ms <= 2 ms"),
             (e2e <= 30.0, f"end-to-end p50 {e2e:.1f} ms <= 30 ms (with filters {e2e_f:.1f} ms)"),
-            (ratio >= 50, f"Edge {ratio:.0f}x faster than local mode on the filtered query (>= 50x); unfiltered {local_plain / edge_plain:.0f}x"),
+            (
+                ratio >= 50,
+                f"Edge {ratio:.0f}x faster than local mode on the filtered query (>= 50x); "
+                f"unfiltered {local_plain / edge_plain:.0f}x",
+            ),
         ):
             print(f"  [{'met' if ok else 'MISSED'}] {text}")
         edge.close()

@@ -30,7 +30,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "retrieval" / "store"))
 
 from conftest import make_photo_points  # noqa: E402 - the tests' realistic payloads
-
 from photoseek.config.settings import QdrantSettings  # noqa: E402
 from photoseek.retrieval.store import EdgeStore, ServerStore  # noqa: E402
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -139,17 +139,17 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    qdrant: QdrantSettings = Field(default_factory=QdrantSettings)  # type: ignore[arg-type]
-    model: ModelSettings = Field(default_factory=ModelSettings)  # type: ignore[arg-type]
-    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
-    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
+    qdrant: QdrantSettings = Field(default_factory=QdrantSettings)
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
 
 
 def _variable_name(loc: tuple[int | str, ...]) -> str:
     return "PHOTOSEEK_" + "__".join(str(part).upper() for part in loc)
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Build ``Settings`` from the environment, turning validation errors into one clear line.
 
     Args:
@@ -159,7 +159,7 @@ def load_settings(**overrides: object) -> Settings:
         ConfigError: naming each bad ``PHOTOSEEK_*`` variable and why it is bad.
     """
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
             f"{_variable_name(err['loc'])}: {err['msg']} (got {err.get('input')!r})"

@@ -16,10 +16,10 @@ from struct import error as struct_error
 from typing import Literal, Self
 
 import numpy as np
-from photoseek.retrieval.preprocess import clip_resize_crop, to_8bit
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from photoseek.errors import PermanentItemError
+from photoseek.retrieval.preprocess import clip_resize_crop, to_8bit
 
 ORIENTATION_TAG = 0x0112
 # JPEG draft() may shrink by 1/2, 1/4 or 1/8 while decoding (DCT scaling). It is asked to keep
@@ -209,7 +209,7 @@ class DecodePool:
                 result.set_exception(exc)
                 return
             if tag == "ok":
-                result.set_result(value)  # type: ignore[arg-type]
+                result.set_result(value)  # type: ignore[arg-type]  # the "ok" tag carries the decoded array
             else:
                 result.set_exception(PermanentItemError(str(value), detail))
 

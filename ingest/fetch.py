@@ -21,7 +21,6 @@ from typing import Self
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-from photoseek.config.settings import IngestSettings
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -29,6 +28,7 @@ from tenacity import (
     stop_after_attempt,
 )
 
+from photoseek.config.settings import IngestSettings
 from photoseek.errors import ItemError, PermanentItemError, TransientItemError
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ class Fetcher:
         try:
             data: bytes = await retrying(attempt)
         except ItemError as exc:
-            exc.attempts = attempts  # type: ignore[attr-defined]
+            exc.attempts = attempts
             raise
         if cache is not None:
             try:
@@ -280,7 +280,7 @@ class Fetcher:
         status = response.status_code
         if status == 429 or status == 408 or status >= 500:
             error = TransientItemError(f"http_{status}", f"{response.url}")
-            error.retry_after = _retry_after(response.headers.get("retry-after"))  # type: ignore[attr-defined]
+            error.retry_after = _retry_after(response.headers.get("retry-after"))
             raise error
         if status != 200:
             raise PermanentItemError(f"http_{status}", f"{response.url}")

@@ -31,7 +31,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from photoseek.config.settings import IngestSettings
+from photoseek.errors import ItemError
 from photoseek.ingest.decode import DecodePool
 from photoseek.ingest.fetch import Fetcher
 from photoseek.ingest.ledger import Failure, Ledger
@@ -40,8 +42,6 @@ from photoseek.ingest.sources.record import SourceFailure, SourceItem, SourceRec
 from photoseek.retrieval.encoder import Encoder
 from photoseek.retrieval.store.base import VectorStore
 from photoseek.retrieval.store.edge import AUTO_OPTIMIZE_TAIL
-
-from photoseek.errors import ItemError
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +382,9 @@ class Pipeline:
     def _item_failed(self, record: SourceRecord, stage: str, reason: str, detail: str, attempts: int = 1) -> None:
         ref = str(record.local_path) if record.local_path is not None else (record.url or record.photo_id)
         try:
-            self._record(Failure(record.id, ref, stage, reason, detail, attempts=max(1, attempts), photo_id=record.photo_id))
+            self._record(
+                Failure(record.id, ref, stage, reason, detail, attempts=max(1, attempts), photo_id=record.photo_id)
+            )
         except BaseException as exc:  # noqa: BLE001 - a failures file that cannot be written is fatal
             self._fail_fatally(exc)
         finally:

@@ -13,9 +13,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
 from photoseek.config.settings import UNSPLASH_IMAGE_HOSTS
 from photoseek.retrieval.hits import Hit
-from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ def make_contact_sheet(
     sheet = Image.new("RGB", sheet_size(len(hits), columns, tile), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default()
-    for index, (hit, picture) in enumerate(zip(hits, pictures)):
+    for index, (hit, picture) in enumerate(zip(hits, pictures, strict=True)):
         left, top, right, bottom = tile_box(index, columns, tile)
         if picture is None:
             draw.rectangle((left, top, right - 1, bottom - 1), fill=PLACEHOLDER)

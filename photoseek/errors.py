@@ -89,6 +89,10 @@ class SourceError(PhotoseekError):
 class ItemError(PhotoseekError):
     """One input item failed at one stage. ``reason`` is a short code such as ``http_404``."""
 
+    # Set by the fetcher: how many requests the item took, and the server's Retry-After (seconds).
+    attempts: int = 1
+    retry_after: float | None = None
+
     def __init__(self, reason: str, detail: str = "") -> None:
         self.reason = reason
         self.detail = detail

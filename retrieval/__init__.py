@@ -3,14 +3,6 @@
 Importing it loads no model and no torch; ``ImageSearch.from_settings()`` does that when called.
 """
 
-from photoseek.retrieval.async_search import AsyncImageSearch
-from photoseek.retrieval.encoder import ClipEncoder, Encoder
-from photoseek.retrieval.filters import WHERE_KEYS, build_filter, parse_where
-from photoseek.retrieval.hits import Hit, Location
-from photoseek.retrieval.schema import point_id
-from photoseek.retrieval.search import ImageSearch
-from photoseek.retrieval.store.base import VectorStore
-
 from photoseek.errors import (
     CollectionMismatch,
     CollectionNotFound,
@@ -24,6 +16,13 @@ from photoseek.errors import (
     StoreUnavailable,
     UnsupportedFilter,
 )
+from photoseek.retrieval.async_search import AsyncImageSearch
+from photoseek.retrieval.encoder import ClipEncoder, Encoder
+from photoseek.retrieval.filters import WHERE_KEYS, build_filter, parse_where
+from photoseek.retrieval.hits import Hit, Location
+from photoseek.retrieval.schema import point_id
+from photoseek.retrieval.search import ImageSearch
+from photoseek.retrieval.store.base import VectorStore
 
 __all__ = [
     "WHERE_KEYS",

@@ -7,7 +7,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from qdrant_client import models
+
 from photoseek.config.settings import RetrievalSettings, Settings, load_settings
+from photoseek.errors import CollectionNotFound, QueryError
 from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.search import (
     ImageInput,
@@ -26,9 +29,6 @@ from photoseek.retrieval.store.async_server import (
     open_async_store,
 )
 from photoseek.retrieval.store.base import Record
-from qdrant_client import models
-
-from photoseek.errors import CollectionNotFound, QueryError
 
 if TYPE_CHECKING:
     from photoseek.retrieval.encoder import Encoder
@@ -61,6 +61,7 @@ class AsyncImageSearch(_SearchCore):
         """
         super().__init__(encoder, retrieval, allow_unpaired_text_model)
         if not asyncio.iscoroutinefunction(getattr(store, "query", None)):
+            # The two store protocols differ only in async-ness, which no isinstance can see.
             store = ThreadedStore(store)  # type: ignore[arg-type]
         self.store: AsyncVectorStore = store
         self._lock = asyncio.Lock()

@@ -261,7 +261,7 @@ def build_filter(
     if filter is None and not must and not must_not:
         return None
     if filter is None:
-        return models.Filter(must=list(must) or None, must_not=must_not or None)  # type: ignore[arg-type]
+        return models.Filter(must=list(must) or None, must_not=must_not or None)
     # Keyword conditions only add to ``must``, so merging them into the caller's filter is
     # the same as ANDing the two, without a nested filter the engine would have to unfold.
     return models.Filter(

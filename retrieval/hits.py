@@ -6,8 +6,9 @@ import math
 from datetime import datetime
 from typing import Any
 
-from photoseek.retrieval.store.base import Record, ScoredRecord
 from pydantic import BaseModel, ConfigDict, Field
+
+from photoseek.retrieval.store.base import Record, ScoredRecord
 
 
 class Location(BaseModel):

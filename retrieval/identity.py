@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from photoseek.errors import ModelIdentityError, ModelMismatchError
 from photoseek.retrieval.store.base import METADATA_KEY, VectorStore
@@ -58,6 +58,7 @@ class ModelIdentity:
         return f"{self.name} ({self.dimension}-d, fingerprint {self.fingerprint})"
 
 
+@runtime_checkable
 class IdentifiedEncoder(Protocol):
     """What the guard needs from an encoder: the identities of its two models."""
 

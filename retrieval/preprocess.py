@@ -19,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-
 # Modes with more than 8 bits per sample; Pillow's own convert() clips them instead of scaling.
 _WIDE_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class IndexKind(str, Enum):
+class IndexKind(StrEnum):
     """The kind of payload index a field gets (Qdrant's payload schema types)."""
 
     KEYWORD = "keyword"

@@ -13,10 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from qdrant_client import models
+
 from photoseek.config.settings import RetrievalSettings, Settings, load_settings
+from photoseek.errors import CollectionMismatch, CollectionNotFound, PhotoNotFound, QueryError
 from photoseek.retrieval.filters import build_filter
 from photoseek.retrieval.hits import Hit
-from photoseek.retrieval.identity import check_metadata
+from photoseek.retrieval.identity import IdentifiedEncoder, check_metadata
 from photoseek.retrieval.preprocess import to_8bit, to_rgb
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.base import (
@@ -25,10 +29,6 @@ from photoseek.retrieval.store.base import (
     ScoredRecord,
     VectorStore,
 )
-from PIL import Image, ImageOps, UnidentifiedImageError
-from qdrant_client import models
-
-from photoseek.errors import CollectionMismatch, CollectionNotFound, PhotoNotFound, QueryError
 
 if TYPE_CHECKING:
     from photoseek.retrieval.encoder import Encoder
@@ -68,7 +68,7 @@ class _SearchCore:
 
     def __init__(self, encoder: Encoder, retrieval: RetrievalSettings | None, allow_unpaired_text_model: bool) -> None:
         self.encoder = encoder
-        self.defaults = retrieval or RetrievalSettings()  # type: ignore[call-arg]
+        self.defaults = retrieval or RetrievalSettings()
         self._allow_unpaired = allow_unpaired_text_model
         self._checked_at: float | None = None
 
@@ -124,12 +124,13 @@ class _SearchCore:
         return np.asarray(self.encoder.encode_text(list(texts)), dtype=np.float32)
 
     def _encode_image(self, image: ImageInput) -> np.ndarray:
-        return np.asarray(self.encoder.encode_images([read_image(image)]), dtype=np.float32)[0]
+        vector: np.ndarray = np.asarray(self.encoder.encode_images([read_image(image)]), dtype=np.float32)[0]
+        return vector
 
     def _check_identity(self, metadata: Mapping[str, Any], collection: str) -> None:
         """Refuse a collection built by another image model (encoders that can tell theirs)."""
-        if hasattr(self.encoder, "identity") and hasattr(self.encoder, "text_identity"):
-            check_metadata(metadata, collection, self.encoder, self._allow_unpaired)  # type: ignore[arg-type]
+        if isinstance(self.encoder, IdentifiedEncoder):
+            check_metadata(metadata, collection, self.encoder, self._allow_unpaired)
 
     def _check_info(self, store: VectorStore | AsyncVectorStore, info: CollectionInfo) -> None:
         dimension = int(self.encoder.dimension)

@@ -1,4 +1,5 @@
-"""Shared fixtures (tiny CLIP models, the loopback HTTP server, fast download settings) and the markers for resources a test needs (a Qdrant server, a GPU)."""
+"""Shared fixtures (tiny CLIP models, the loopback HTTP server, fast download settings) and the
+markers for resources a test needs (a Qdrant server, a GPU)."""
 
 from __future__ import annotations
 

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from PIL import Image
+
 from photoseek.ingest.sources.record import (
     SourceFailure,
     SourceRecord,
@@ -19,7 +21,6 @@ from photoseek.ingest.sources.record import (
 )
 from photoseek.ingest.sources.shard import Shard, check_shard, in_shard
 from photoseek.retrieval.schema import point_id
-from PIL import Image
 
 if TYPE_CHECKING:
     from photoseek.ingest.ledger import Failure
@@ -60,7 +61,7 @@ def _exif_datetime(text: object, offset: object) -> str | None:
 
 def _number(value: object) -> float | None:
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]  # EXIF values come in any type; float() is the check
     except (TypeError, ValueError, ZeroDivisionError):
         return None
     return number if math.isfinite(number) and number > 0 else None
@@ -77,7 +78,7 @@ def _exposure(value: object) -> str | None:
 
 def _degrees(dms: object, ref: object) -> float | None:
     try:
-        d, m, s = (float(x) for x in dms)  # type: ignore[attr-defined]
+        d, m, s = (float(x) for x in dms)  # type: ignore[attr-defined]  # any EXIF value; iter() is the check
     except (TypeError, ValueError, ZeroDivisionError):
         return None
     value = d + m / 60 + s / 3600
@@ -119,11 +120,13 @@ def image_metadata(path: Path) -> dict[str, Any]:
     iso = exif_ifd.get(ISO)
     if isinstance(iso, tuple):
         iso = iso[0] if iso else None
-    if _number(iso):
-        camera["iso"] = int(_number(iso))  # type: ignore[arg-type]
+    iso_number = _number(iso)
+    if iso_number:
+        camera["iso"] = int(iso_number)
     for key, value in (("aperture", exif_ifd.get(F_NUMBER)), ("focal_length", exif_ifd.get(FOCAL_LENGTH))):
-        if _number(value):
-            camera[key] = round(_number(value), 3)  # type: ignore[arg-type]
+        number = _number(value)
+        if number:
+            camera[key] = round(number, 3)
     exposure = _exposure(exif_ifd.get(EXPOSURE_TIME))
     if exposure:
         camera["exposure_time"] = exposure

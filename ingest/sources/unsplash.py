@@ -63,8 +63,11 @@ class Problems(list[BadValue]):
             return None
 
 
-def _positive(value: float | None) -> float | None:
-    """EXIF and size fields use 0 for unknown; absent is the honest value."""
+_Number = TypeVar("_Number", int, float)
+
+
+def _positive(value: _Number | None) -> _Number | None:
+    """EXIF and stats fields use 0 for unknown; absent is the honest value."""
     return value if value else None
 
 
@@ -252,7 +255,7 @@ class UnsplashSource:
         """
         self.dataset_dir = Path(dataset_dir)
         self.images_dir = Path(images_dir) if images_dir is not None else None
-        self.ingest = ingest or IngestSettings()  # type: ignore[call-arg]
+        self.ingest = ingest or IngestSettings()
         self.shard = check_shard(shard) if shard is not None else None
         self.limit = limit
         if not self.dataset_dir.is_dir():

@@ -89,12 +89,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_unsplash(args: argparse.Namespace, settings: Any) -> EvalReport:
+    from photoseek.errors import QueryError
     from photoseek.evaluation.searchers import build_settings
     from photoseek.evaluation.unsplash import evaluate_unsplash
     from photoseek.retrieval.search import missing_collection
     from photoseek.retrieval.store import open_store
-
-    from photoseek.errors import QueryError
 
     if args.min_relevant < 1 or args.queries < 0:
         raise QueryError("--min-relevant must be >= 1 and --queries >= 0")
@@ -112,6 +111,7 @@ def _run_unsplash(args: argparse.Namespace, settings: Any) -> EvalReport:
 
 
 def _run_captions(args: argparse.Namespace, settings: Any) -> EvalReport:
+    from photoseek.errors import QueryError, SourceError
     from photoseek.evaluation.captions import (
         collection_name,
         evaluate_captions,
@@ -120,8 +120,6 @@ def _run_captions(args: argparse.Namespace, settings: Any) -> EvalReport:
     from photoseek.evaluation.searchers import build_settings, text_encoder
     from photoseek.evaluation.throwaway import ensure_captions_collection
     from photoseek.retrieval.store import open_store
-
-    from photoseek.errors import QueryError, SourceError
 
     if args.captions_per_image is not None and args.captions_per_image < 1:
         raise QueryError("--captions-per-image must be >= 1")

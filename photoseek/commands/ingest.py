@@ -38,7 +38,9 @@ def register(subparsers: Any) -> None:
         "otherwise they are downloaded from the Unsplash image CDN at a small rendition.",
     )
     unsplash.add_argument("dataset_dir", type=Path, help="folder with photos.tsv* (and keywords, colors, collections)")
-    unsplash.add_argument("--images-dir", type=Path, help="folder of <photo_id>.jpg files to use instead of downloading")
+    unsplash.add_argument(
+        "--images-dir", type=Path, help="folder of <photo_id>.jpg files to use instead of downloading"
+    )
     folder = sources.add_parser(
         "folder",
         help="every image file under a folder",
@@ -142,7 +144,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     joins = getattr(source, "joins", None)
     if joins is not None and not joins.is_current():
-        print(f"indexing the keywords, colours and collections of {args.dataset_dir} (once; minutes for the Full dataset)...")
+        print(
+            f"indexing the keywords, colours and collections of {args.dataset_dir} "
+            "(once; minutes for the Full dataset)..."
+        )
         joins.ensure_built()
     encoder = ClipEncoder.from_settings(settings.model)
     store = open_store(settings.qdrant)
@@ -196,7 +201,7 @@ def _install_signal_handlers(pipeline: Any) -> dict[int, Any]:
         )
         pipeline.stop()
 
-    previous = {}
+    previous: dict[int, Any] = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
         previous[signum] = signal.signal(signum, handle)
     return previous

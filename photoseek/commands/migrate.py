@@ -93,8 +93,8 @@ def default_checkpoint(source: QdrantSettings, source_name: str, target_name: st
 def run(args: argparse.Namespace) -> int:
     """Copy the collection and print what was done."""
     from photoseek.config import load_settings
-    from photoseek.retrieval.store.migrate import Checkpoint, describe, migrate
     from photoseek.retrieval.store import ServerStore, open_store
+    from photoseek.retrieval.store.migrate import Checkpoint, describe, migrate
 
     settings = load_settings()
     source = open_store(settings.qdrant)

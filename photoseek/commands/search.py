@@ -44,12 +44,12 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the search and print the results (and write the contact sheet)."""
     from photoseek.config import load_settings
+    from photoseek.errors import QueryError
     from photoseek.retrieval.filters import parse_where
     from photoseek.retrieval.search import ImageSearch
 
-    from photoseek.errors import QueryError
-
-    given = [name for name, value in (("a text", args.text), ("--image", args.image), ("--similar", args.similar)) if value]
+    queries = (("a text", args.text), ("--image", args.image), ("--similar", args.similar))
+    given = [name for name, value in queries if value]
     if len(given) != 1:
         raise QueryError(
             "give one of: a text, --image PATH or --similar PHOTO_ID"
@@ -112,7 +112,7 @@ def print_table(hits: Sequence[Hit], offset: int = 0) -> None:
     header = ("rank", "score", "photo_id", "description", "image_url")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
     for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4])
+        print("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4])
 
 
 def write_grid(

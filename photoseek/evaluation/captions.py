@@ -22,13 +22,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from photoseek.errors import SourceError
 from photoseek.evaluation.report import EvalReport
 from photoseek.evaluation.runner import JudgedQuery, Setting, run_setting
 from photoseek.ingest.sources.record import SourceFailure, SourceRecord
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.base import VectorStore
-
-from photoseek.errors import SourceError
 
 KS = (1, 5, 10)
 COLUMNS = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"]

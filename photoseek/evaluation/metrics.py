@@ -66,7 +66,9 @@ def _check(relevant: Collection[str], k: int) -> None:
         raise ValueError("no relevant items: the metric is undefined; leave such queries out")
 
 
-def expected_gains(ranked: Sequence[str], relevant: Collection[str], scores: Sequence[float] | None = None) -> np.ndarray:
+def expected_gains(
+    ranked: Sequence[str], relevant: Collection[str], scores: Sequence[float] | None = None
+) -> np.ndarray:
     """The probability that the item at each position is relevant, ties averaged.
 
     Args:
@@ -94,7 +96,9 @@ def recall_curve(
     return curve / len(relevant)
 
 
-def recall_at_k(ranked: Sequence[str], relevant: Collection[str], k: int, scores: Sequence[float] | None = None) -> float:
+def recall_at_k(
+    ranked: Sequence[str], relevant: Collection[str], k: int, scores: Sequence[float] | None = None
+) -> float:
     """Share of the relevant items found in the top ``k`` (expected over tie orders)."""
     return float(recall_curve(ranked, relevant, k, scores)[-1])
 

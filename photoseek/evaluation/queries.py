@@ -15,9 +15,8 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from photoseek.ingest.sources.tsv import BadRow, iter_rows, table_parts
-
 from photoseek.errors import SourceError
+from photoseek.ingest.sources.tsv import BadRow, iter_rows, table_parts
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +104,9 @@ def _column(header: list[str], name: str, part: str) -> int:
     try:
         return header.index(name)
     except ValueError:
-        raise SourceError(f"{part} has no {name!r} column (columns: {', '.join(header)}); is it an Unsplash table?") from None
+        raise SourceError(
+            f"{part} has no {name!r} column (columns: {', '.join(header)}); is it an Unsplash table?"
+        ) from None
 
 
 def _pairs(dataset_dir: Path, table: str, user_only: bool, counts: Counter[str]) -> Iterator[tuple[str, str] | None]:
@@ -182,7 +183,10 @@ def build_queries(
             else:
                 outside += 1
     eligible = sorted(keyword for keyword, photos in relevant.items() if len(photos) >= min_relevant)
-    chosen = eligible if max_queries is None or max_queries >= len(eligible) else random.Random(seed).sample(eligible, max_queries)
+    if max_queries is None or max_queries >= len(eligible):
+        chosen = eligible
+    else:
+        chosen = random.Random(seed).sample(eligible, max_queries)
     queries = [Query(keyword, dict(sorted(relevant[keyword].items())), frequency[keyword]) for keyword in chosen]
     queries.sort(key=lambda q: (-q.frequency, q.text))
     if bad:

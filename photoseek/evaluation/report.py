@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from photoseek.evaluation.runner import SettingResult, differences
-
 from photoseek.errors import PhotoseekError
+from photoseek.evaluation.runner import SettingResult, differences
 
 
 @dataclass
@@ -67,7 +66,8 @@ def format_table(report: EvalReport) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = [f"{report.kind} evaluation of collection {report.collection!r}"]
     for row in [header, *rows]:
-        lines.append("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+        cells = enumerate(zip(row, widths, strict=True))
+        lines.append("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in cells))
     lines.extend(report.notes)
     return "\n".join(lines)
 
@@ -102,7 +102,9 @@ def write_plot(report: EvalReport, path: Path, *, title: str | None = None) -> N
         matplotlib.use("Agg")  # no display needed; must precede pyplot
         import matplotlib.pyplot as plt
     except ImportError:
-        raise PhotoseekError("--plot needs matplotlib: pip install 'photoseek[plot]' (or pip install matplotlib)") from None
+        raise PhotoseekError(
+            "--plot needs matplotlib: pip install 'photoseek[plot]' (or pip install matplotlib)"
+        ) from None
     several_models = len({r.text_model for r in report.results}) > 1
     figure, axes = plt.subplots(figsize=(8, 5), dpi=100)
     for result in report.results:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from photoseek.evaluation.metrics import (
     first_relevant_rank,
     mean_metrics,

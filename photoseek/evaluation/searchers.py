@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 from photoseek.config.settings import Settings
 from photoseek.evaluation.runner import Setting
-from photoseek.retrieval.encoder import Encoder
+from photoseek.retrieval.encoder import ClipEncoder, Encoder
 from photoseek.retrieval.search import ImageSearch
 from photoseek.retrieval.store.base import VectorStore
 
 
-def text_encoder(settings: Settings, text_model: str) -> Encoder:
+def text_encoder(settings: Settings, text_model: str) -> ClipEncoder:
     """A CLIP encoder with the configured image model and ``text_model`` for the queries.
 
     Raises:
@@ -19,8 +19,6 @@ def text_encoder(settings: Settings, text_model: str) -> Encoder:
         ModelMismatchError: the text model is not known to share the image model's space
             (unless PHOTOSEEK_MODEL__ALLOW_UNPAIRED_TEXT_MODEL is set).
     """
-    from photoseek.retrieval.encoder import ClipEncoder
-
     model = settings.model.model_copy(update={"text": text_model})
     return ClipEncoder.from_settings(model)
 

@@ -6,13 +6,13 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from qdrant_client import models
+
+from photoseek.errors import SourceError
 from photoseek.evaluation.queries import QuerySet, build_queries
 from photoseek.evaluation.report import EvalReport
 from photoseek.evaluation.runner import JudgedQuery, Setting, run_setting
 from photoseek.retrieval.store.base import VectorStore
-from qdrant_client import models
-
-from photoseek.errors import SourceError
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,9 @@ def evaluate_unsplash(
             f"collection {store.collection!r}; lower --min-relevant or ingest more of the dataset"
         )
     queries = judged(query_set)
-    results = [run_setting(s, queries, ks=ks, key=lambda hit: hit.photo_id, where={"source": "unsplash"}) for s in settings]
+    results = [
+        run_setting(s, queries, ks=ks, key=lambda hit: hit.photo_id, where={"source": "unsplash"}) for s in settings
+    ]
     info = {
         "dataset_dir": str(dataset_dir),
         "photos_in_collection": len(ids),

@@ -25,12 +25,17 @@ from photoseek.retrieval.encoder.devices import (
     keep_freed_cpu_memory,
     torch_dtype,
 )
-from photoseek.retrieval.identity import ModelIdentity, check_pairing
 from photoseek.retrieval.encoder.image_tower import lean_image_tower
 from photoseek.retrieval.encoder.int8_text import int8_text_tower
-from photoseek.retrieval.encoder.model_loading import embedding_dimension, fingerprint, load_sentence_transformer, tower_of
-from photoseek.retrieval.preprocess import clip_resize_crop
+from photoseek.retrieval.encoder.model_loading import (
+    embedding_dimension,
+    fingerprint,
+    load_sentence_transformer,
+    tower_of,
+)
 from photoseek.retrieval.encoder.query_cache import QueryCache
+from photoseek.retrieval.identity import ModelIdentity, check_pairing
+from photoseek.retrieval.preprocess import clip_resize_crop
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -67,7 +72,8 @@ class Encoder(Protocol):
 def _l2_normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
+    normalised: np.ndarray = vectors / np.maximum(norms, 1e-12)
+    return normalised
 
 class ClipEncoder:
     """CLIP text and image encoder on sentence-transformers (see the module docstring).
@@ -304,6 +310,7 @@ class ClipEncoder:
         single query's time on a CPU. Same tokens, same tower, same vectors."""
         import torch
 
+        assert self._text_tower is not None, "only called when the text model is a CLIP text tower"
         features = self.text_model.preprocess(texts)
         with torch.inference_mode():
             tokens = {k: v.to(self.device) for k, v in features.items() if isinstance(v, torch.Tensor)}
@@ -313,7 +320,8 @@ class ClipEncoder:
             out: dict[str, Any] = {"sentence_embedding": embedded}
             for module in list(self.text_model)[1:]:
                 out = module(out)
-            return out["sentence_embedding"].float().cpu().numpy()
+            vectors: np.ndarray = out["sentence_embedding"].float().cpu().numpy()
+            return vectors
 
     def _encode_chunk(self, chunk: np.ndarray) -> np.ndarray:
         import torch

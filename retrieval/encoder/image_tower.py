@@ -107,7 +107,8 @@ def lean_image_tower(clip: Any) -> LeanImageTower | None:
         for layer in layers:
             missing = [part for part in _LAYER_PARTS if not hasattr(layer, part)]
             missing += [part for part in _ATTENTION_PARTS if not hasattr(getattr(layer, "self_attn", None), part)]
-            missing += [part for part in ("fc1", "fc2", "activation_fn") if not hasattr(getattr(layer, "mlp", None), part)]
+            mlp = getattr(layer, "mlp", None)
+            missing += [part for part in ("fc1", "fc2", "activation_fn") if not hasattr(mlp, part)]
             if missing:
                 problems.append(f"encoder layer without {', '.join(missing)}")
                 break

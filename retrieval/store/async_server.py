@@ -8,7 +8,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
+from qdrant_client import AsyncQdrantClient, models
+from qdrant_client.http.exceptions import UnexpectedResponse
+from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt
+
 from photoseek.config.settings import QdrantSettings
+from photoseek.errors import (
+    CollectionNotFound,
+    ConfigError,
+    PhotoseekError,
+    StoreError,
+    StoreUnavailable,
+)
 from photoseek.retrieval.store.base import (
     CollectionInfo,
     Record,
@@ -17,17 +28,6 @@ from photoseek.retrieval.store.base import (
 )
 from photoseek.retrieval.store.inputs import check_page, query_matrix, query_vector
 from photoseek.retrieval.store.retry import BackoffWait, is_transient
-from qdrant_client import AsyncQdrantClient, models
-from qdrant_client.http.exceptions import UnexpectedResponse
-from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt
-
-from photoseek.errors import (
-    CollectionNotFound,
-    ConfigError,
-    PhotoseekError,
-    StoreError,
-    StoreUnavailable,
-)
 
 T = TypeVar("T")
 
@@ -152,7 +152,9 @@ def _vector(value: Any) -> np.ndarray | None:
 
 
 def _scored(point: models.ScoredPoint) -> ScoredRecord:
-    return ScoredRecord(id=str(point.id), payload=dict(point.payload or {}), vector=_vector(point.vector), score=float(point.score))
+    return ScoredRecord(
+        id=str(point.id), payload=dict(point.payload or {}), vector=_vector(point.vector), score=float(point.score)
+    )
 
 
 class AsyncServerStore:
@@ -237,7 +239,9 @@ class AsyncServerStore:
             indexed_vectors_count=described.indexed_vectors_count,
             vector_size=params.size,
             distance=str(params.distance.value if hasattr(params.distance, "value") else params.distance),
-            indexed_fields={k: str(getattr(v.data_type, "value", v.data_type)) for k, v in described.payload_schema.items()},
+            indexed_fields={
+                k: str(getattr(v.data_type, "value", v.data_type)) for k, v in described.payload_schema.items()
+            },
             metadata=dict(described.config.metadata or {}),
         )
 
@@ -293,7 +297,9 @@ class AsyncServerStore:
     ) -> list[ScoredRecord]:
         size = await self._size()
         avoid = [query_vector(v, size) for v in avoid]
-        request = self._request(query_vector(vector, size), limit, offset, filter, score_threshold, exact, avoid, with_vectors)
+        request = self._request(
+            query_vector(vector, size), limit, offset, filter, score_threshold, exact, avoid, with_vectors
+        )
         answer = await self._call(lambda: self.client.query_batch_points(self.collection, requests=[request]))
         return [_scored(p) for p in answer[0].points]
 
@@ -318,7 +324,9 @@ class AsyncServerStore:
         points = await self._call(
             lambda: self.client.retrieve(self.collection, ids=list(ids), with_payload=True, with_vectors=with_vectors)
         )
-        found = {str(p.id): Record(id=str(p.id), payload=dict(p.payload or {}), vector=_vector(p.vector)) for p in points}
+        found = {
+            str(p.id): Record(id=str(p.id), payload=dict(p.payload or {}), vector=_vector(p.vector)) for p in points
+        }
         return [found[i] for i in ids if i in found]
 
     async def scroll(

@@ -61,9 +61,9 @@ def _filter(query_filter: models.Filter) -> qe.Filter:
 def _clause(conditions: _Clause) -> list[Any] | None:
     if conditions is None:
         return None
-    if not isinstance(conditions, (list, tuple)):
-        conditions = [conditions]  # type: ignore[list-item]
-    return [_condition(c) for c in conditions]  # type: ignore[union-attr]
+    if not isinstance(conditions, Sequence):
+        conditions = [conditions]
+    return [_condition(c) for c in conditions]
 
 
 def _condition(condition: Any) -> Any:
@@ -127,12 +127,12 @@ def _match(key: str, match: Any) -> Any:
         if isinstance(match.value, bool):
             # Edge reads a Python bool as the integer 0/1, which never equals a stored bool;
             # numpy's bool is read as a bool.
-            return qe.MatchValue(np.bool_(match.value))  # type: ignore[arg-type]
+            return qe.MatchValue(np.bool_(match.value))  # type: ignore[arg-type]  # np.bool_ on purpose (above)
         return qe.MatchValue(match.value)
     if isinstance(match, models.MatchAny):
-        return qe.MatchAny(list(match.any))  # type: ignore[arg-type]
+        return qe.MatchAny(match.any)
     if isinstance(match, models.MatchExcept):
-        return qe.MatchExcept(list(match.except_))  # type: ignore[arg-type]
+        return qe.MatchExcept(match.except_)
     if isinstance(match, models.MatchText):
         return qe.MatchText(match.text)
     if isinstance(match, models.MatchTextAny):

@@ -131,10 +131,10 @@ def _short(exc: BaseException | None) -> str:
         exc = exc.source
     if isinstance(exc, UnexpectedResponse):
         return f"HTTP {exc.status_code} {exc.reason_phrase}".strip()
-    details = getattr(exc, "details", None)
-    if callable(details):  # grpc.RpcError
+    details, code = getattr(exc, "details", None), getattr(exc, "code", None)
+    if callable(details) and callable(code):  # grpc.RpcError
         try:
-            return f"gRPC {exc.code().name}: {details()}"  # type: ignore[attr-defined]
+            return f"gRPC {code().name}: {details()}"
         except Exception:  # noqa: BLE001 - fall back to the plain text
             pass
     text = str(exc).strip().splitlines()

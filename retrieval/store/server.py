@@ -252,7 +252,7 @@ class ServerStore:
             raise ValueError(f"got {len(keys)} ids but {len(payloads)} payloads")
         if not keys:
             return
-        batch = models.Batch(ids=keys, vectors=matrix.tolist(), payloads=[dict(p) for p in payloads])
+        batch = models.Batch(ids=list(keys), vectors=matrix.tolist(), payloads=[dict(p) for p in payloads])
         self._call(lambda: self.client.upsert(self.collection, points=batch, wait=True))
 
     def set_payloads(self, ids: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> None:
@@ -431,10 +431,10 @@ def _describe(exc: BaseException) -> str:
         except Exception:  # noqa: BLE001 - a non-JSON body: show the raw start
             message = exc.content[:200].decode("utf-8", "replace")
         return f"HTTP {exc.status_code}: {message}"
-    details = getattr(exc, "details", None)
-    if callable(details):
+    details, code = getattr(exc, "details", None), getattr(exc, "code", None)
+    if callable(details) and callable(code):
         try:
-            return f"gRPC {exc.code().name}: {details()}"  # type: ignore[attr-defined]
+            return f"gRPC {code().name}: {details()}"
         except Exception:  # noqa: BLE001 - fall back to the plain text
             pass
     text = str(exc).strip()

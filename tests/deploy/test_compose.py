@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from compose_files import (
     CLUSTER_COMPOSE,
     COMPOSE_FILES,
@@ -23,7 +24,6 @@ from compose_files import (
     qdrant_services,
     referenced_variables,
 )
-
 from photoseek.config.settings import Settings, load_settings
 
 # What a user sets in .env; everything else keeps the files' defaults.
@@ -204,7 +204,8 @@ def test_cluster_collection_is_sharded_and_replicated(monkeypatch: pytest.Monkey
     sharded = interpolate(load(CLUSTER_COMPOSE), {**USER_ENV, "SHARD": "2", "SHARDS": "3"})["services"]["ingest"]
     assert sharded["command"][-1] == "2/3"
     # Workers sharing the state volume must not write the same failures file.
-    assert environment_of(sharded)["PHOTOSEEK_INGEST__FAILURES_FILE"] != environment_of(worker)["PHOTOSEEK_INGEST__FAILURES_FILE"]
+    failures_file = "PHOTOSEEK_INGEST__FAILURES_FILE"
+    assert environment_of(sharded)[failures_file] != environment_of(worker)[failures_file]
 
 
 def test_worker_command_parses_with_the_real_cli(compose_path: Path) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from compose_files import REPO
 from qdrant_client import QdrantClient, models
 
+from compose_files import REPO
 from photoseek.retrieval.schema import INDEXED_FIELDS, point_id
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from photo_datasets import bad_images, mode_images, photo_jpeg, rotated_jpeg
-from photoseek.ingest.decode import DecodePool, decode_image
-from photoseek.retrieval.preprocess import clip_resize_crop
 from PIL import Image
 
+from photo_datasets import bad_images, mode_images, photo_jpeg, rotated_jpeg
 from photoseek.errors import PermanentItemError
+from photoseek.ingest.decode import DecodePool, decode_image
+from photoseek.retrieval.preprocess import clip_resize_crop
 
 SIZE = 32
 MAX_PIXELS = 50_000_000

@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 
 import pytest
-from photo_datasets import jpeg_bytes, photo_jpeg
-from httpserver import LoopbackServer, Reply, Reset, Stall, redirect
-from photoseek.config.settings import IngestSettings
-from photoseek.ingest.fetch import Fetched, Fetcher
 
+from httpserver import LoopbackServer, Reply, Reset, Stall, redirect
+from photo_datasets import jpeg_bytes, photo_jpeg
+from photoseek.config.settings import IngestSettings
 from photoseek.errors import ItemError, PermanentItemError, TransientItemError
+from photoseek.ingest.fetch import Fetched, Fetcher
 
 JPEG = jpeg_bytes(40, 30)
 

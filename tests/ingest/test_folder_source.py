@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PIL import Image
+
 from photo_datasets import jpeg_bytes
 from photoseek.ingest.sources import FolderSource, SourceRecord
 from photoseek.retrieval.schema import FIELDS_BY_PATH, point_id
-from PIL import Image
 
 
 def _exif_jpeg(path: Path) -> None:

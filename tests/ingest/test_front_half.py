@@ -6,15 +6,15 @@ import asyncio
 from pathlib import Path
 
 import numpy as np
-from photo_datasets import write_lite_dataset
+
 from httpserver import LoopbackServer, Reply, Reset
+from photo_datasets import write_lite_dataset
 from photoseek.config.settings import IngestSettings
+from photoseek.errors import ItemError
 from photoseek.ingest.decode import DecodePool
 from photoseek.ingest.fetch import Fetcher
 from photoseek.ingest.sources import SourceFailure, SourceRecord, UnsplashSource
 from photoseek.ingest.sources.shard import parse_shard
-
-from photoseek.errors import ItemError
 
 SIZE = 32
 

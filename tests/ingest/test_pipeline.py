@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from photo_datasets import LiteDataset, jpeg_bytes, write_lite_dataset
-from httpserver import LoopbackServer, Reply
 from qdrant_client import QdrantClient
 
+from httpserver import LoopbackServer, Reply
+from photo_datasets import LiteDataset, jpeg_bytes, write_lite_dataset
 from photoseek.config.settings import IngestSettings, ModelSettings, QdrantSettings
 from photoseek.ingest.fetch import Fetcher
 from photoseek.ingest.ledger import Ledger
@@ -107,7 +107,9 @@ def _good_ids(data: LiteDataset) -> set[str]:
 @pytest.fixture(params=["edge", "local"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
     settings = QdrantSettings(path=tmp_path / "qdrant", collection="photos")
-    made: VectorStore = EdgeStore(settings) if request.param == "edge" else ServerStore(settings, QdrantClient(":memory:"))
+    made: VectorStore = (
+        EdgeStore(settings) if request.param == "edge" else ServerStore(settings, QdrantClient(":memory:"))
+    )
     yield made
     made.close()
 
@@ -380,7 +382,9 @@ def test_sigkill_then_resume_gives_the_same_collection(tiny_clip_dir: Path, tmp_
         partial = _collection(tmp_path / "killed")
         assert 0 < len(partial) < 60, "the kill should land part-way"
 
-        resumed = _start_cli(["ingest", "unsplash", str(data.dir), "--no-progress", "--report", "r.json"], env, tmp_path)
+        resumed = _start_cli(
+            ["ingest", "unsplash", str(data.dir), "--no-progress", "--report", "r.json"], env, tmp_path
+        )
         out, err = resumed.communicate(timeout=180)
         assert resumed.returncode == 0, err
         report = json.loads((tmp_path / "r.json").read_text())
@@ -399,7 +403,9 @@ def test_sigterm_finishes_in_flight_writes_the_report_and_exits_0(tiny_clip_dir:
     with LoopbackServer(latency=0.05) as server:
         data = _slow_dataset(tmp_path, server, 80)
         env = _cli_env(tiny_clip_dir, tmp_path / "q")
-        process = _start_cli(["ingest", "unsplash", str(data.dir), "--no-progress", "--report", "r.json"], env, tmp_path)
+        process = _start_cli(
+            ["ingest", "unsplash", str(data.dir), "--no-progress", "--report", "r.json"], env, tmp_path
+        )
         _wait_for_hits(server, 10, process)
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=120)
@@ -447,8 +453,8 @@ def test_a_downloader_that_cannot_start_stops_the_job(tmp_path: Path, encoder: C
 
 
 def test_shard_workers_get_their_own_failures_file() -> None:
-    from photoseek.config.settings import Settings
     from photoseek.commands.ingest import failures_path
+    from photoseek.config.settings import Settings
 
     paths = {failures_path(Settings(ingest={"shard": f"{k}/3"})) for k in range(3)}  # type: ignore[arg-type]
     assert len(paths) == 3 and failures_path(Settings()) not in paths

@@ -9,16 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
+
 from httpserver import LoopbackServer, redirect
-from photoseek.config import ModelSettings, QdrantSettings
 from photoseek.cli import main
+from photoseek.config import ModelSettings, QdrantSettings
 from photoseek.contact_sheet import PLACEHOLDER, ThumbnailSource, sheet_size, tile_box
-from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.encoder import ClipEncoder
+from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.identity import record_identity
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.edge import EdgeStore
-from PIL import Image
 
 # photo_id -> colour of its (solid) picture
 LOCAL = {"pics/red.png": (220, 20, 20), "pics/green.png": (20, 200, 40), "pics/blue.png": (30, 40, 220)}
@@ -46,12 +47,20 @@ def collection(tmp_path_factory: pytest.TempPathFactory, tiny_clip_dir: Path) ->
         path.write_bytes(_png(colour))
         ids.append(point_id(photo_id, "folder"))
         pictures.append(Image.open(path).convert("RGB"))
-        payloads.append({"source": "folder", "photo_id": photo_id, "path": str(path), "description": f"a {photo_id} file"})
+        payloads.append(
+            {"source": "folder", "photo_id": photo_id, "path": str(path), "description": f"a {photo_id} file"}
+        )
     for photo_id, colour in [*REMOTE.items(), (BROKEN, (0, 0, 0))]:
-        url = http_server.image(f"/img/{photo_id}", _png(colour), "image/png") if photo_id != BROKEN else http_server.url("/img/missing")
+        url = (
+            http_server.image(f"/img/{photo_id}", _png(colour), "image/png")
+            if photo_id != BROKEN
+            else http_server.url("/img/missing")
+        )
         ids.append(point_id(photo_id, "unsplash"))
         pictures.append(Image.new("RGB", (48, 36), colour))
-        payloads.append({"source": "unsplash", "photo_id": photo_id, "image_url": url, "description": f"photo {photo_id}"})
+        payloads.append(
+            {"source": "unsplash", "photo_id": photo_id, "image_url": url, "description": f"photo {photo_id}"}
+        )
     store = EdgeStore(QdrantSettings(path=data / "qdrant", collection="unsplash"))  # type: ignore[call-arg]
     store.ensure_collection(encoder.dimension)
     record_identity(store, encoder)
@@ -117,10 +126,13 @@ def test_similar_and_image(setup: dict[str, Any], capsys: pytest.CaptureFixture[
     assert best["photo_id"] == "pics/green.png" and best["score"] == pytest.approx(1.0, abs=1e-3)
 
 
-def test_grid_has_one_tile_per_hit_and_downloads_once(setup: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+def test_grid_has_one_tile_per_hit_and_downloads_once(
+    setup: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     out = setup["tmp"] / "sheet.png"
+    args = ["search", "a photo", "--limit", "7", "--json", "--grid", str(out), "--columns", "3", "--tile-size", "40"]
     for _ in range(2):
-        assert main(["search", "a photo", "--limit", "7", "--json", "--grid", str(out), "--columns", "3", "--tile-size", "40"]) == 0
+        assert main(args) == 0
     captured = capsys.readouterr()
     hits = _json_lines(captured.out)[-7:]
     assert f"wrote {out} (7 tiles)" in captured.err
@@ -131,7 +143,7 @@ def test_grid_has_one_tile_per_hit_and_downloads_once(setup: dict[str, Any], cap
         left, top, right, bottom = tile_box(index, 3, 40)
         centre = sheet.getpixel(((left + right) // 2, (top + bottom) // 2))
         want = colours.get(hit["photo_id"], PLACEHOLDER)
-        assert all(abs(a - b) <= 3 for a, b in zip(centre, want)), (index, hit["photo_id"], centre, want)
+        assert all(abs(a - b) <= 3 for a, b in zip(centre, want, strict=True)), (index, hit["photo_id"], centre, want)
     server: LoopbackServer = setup["server"]
     # two sheets, one download per remote picture; the 404 is not cached and asked again
     assert all(server.hits[f"/img/{photo_id}"] == 1 for photo_id in REMOTE)
@@ -172,7 +184,9 @@ def test_errors_are_one_line_and_exit_1(
     assert last.startswith("photoseek: error: ") and message in last
 
 
-def test_missing_collection(setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_collection(
+    setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PHOTOSEEK_QDRANT__COLLECTION", "other")
     assert main(["search", "dog"]) == 1
     assert "collection 'other' does not exist" in capsys.readouterr().err

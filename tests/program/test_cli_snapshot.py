@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photoseek.config.settings import QdrantSettings
-from photoseek.errors import StoreError, StoreUnavailable
 from photoseek.cli import main
 from photoseek.commands.snapshot import download_snapshot
+from photoseek.config.settings import QdrantSettings
+from photoseek.errors import StoreError, StoreUnavailable
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.server import ServerStore
 
@@ -112,7 +112,9 @@ def test_embedded_store_gets_a_clear_answer(capsys: pytest.CaptureFixture[str]) 
 
 
 @pytest.mark.server
-def test_snapshot_of_a_real_server(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_snapshot_of_a_real_server(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     url = os.environ[SERVER_URL_VAR]
     collection = f"t{uuid.uuid4().hex[:10]}_snap"
     store = ServerStore(QdrantSettings(url=url, collection=collection))

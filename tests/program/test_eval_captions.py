@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+
+from photoseek.errors import SourceError
 from photoseek.evaluation.captions import (
     caption_source,
     collection_name,
@@ -13,8 +15,6 @@ from photoseek.evaluation.captions import (
 )
 from photoseek.ingest.sources.record import SourceFailure, SourceRecord
 from photoseek.retrieval.schema import point_id
-
-from photoseek.errors import SourceError
 
 
 def test_flickr_token_file_without_header(tmp_path: Path) -> None:
@@ -62,7 +62,8 @@ def test_collection_name_changes_with_the_file_folder_and_model(tmp_path: Path) 
     path.write_text("a.jpg\tone\n")
     first = read_captions(path)
     name = collection_name("photos", first, tmp_path, "fp1")
-    assert name.startswith("photos-captions-") and name == collection_name("photos", read_captions(path), tmp_path, "fp1")
+    assert name.startswith("photos-captions-")
+    assert name == collection_name("photos", read_captions(path), tmp_path, "fp1")
     assert name != collection_name("photos", first, tmp_path / "other", "fp1")
     assert name != collection_name("photos", first, tmp_path, "fp2")
     path.write_text("a.jpg\ttwo\n")

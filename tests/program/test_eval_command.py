@@ -13,14 +13,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from photo_datasets import CONVERSION_COLUMNS, jpeg_bytes, photo_color, write_lite_dataset
-from photoseek.config.settings import ModelSettings, QdrantSettings
 from photoseek.cli import main
+from photoseek.config.settings import ModelSettings, QdrantSettings
 from photoseek.evaluation.metrics import query_metrics
 from photoseek.retrieval.encoder import ClipEncoder
 from photoseek.retrieval.store.base import VectorStore
 from photoseek.retrieval.store.edge import EdgeStore
-from PIL import Image
 
 N_PHOTOS = 20
 # keyword -> indexes of the photos downloaded after searching it ("gone" ones are not stored)
@@ -77,7 +78,9 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def _brute_force(store: VectorStore, encoder: ClipEncoder, texts: list[str], limit: int) -> dict[str, tuple[list[str], list[float]]]:
+def _brute_force(
+    store: VectorStore, encoder: ClipEncoder, texts: list[str], limit: int
+) -> dict[str, tuple[list[str], list[float]]]:
     """Each text's exact ranking by cosine similarity, computed here without the store's search."""
     ids, vectors = [], []
     offset = None

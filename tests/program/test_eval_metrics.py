@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+
 from photoseek.evaluation.metrics import (
     expected_gains,
     first_relevant_rank,
@@ -75,7 +76,8 @@ def test_ties_take_the_expected_value_over_every_order() -> None:
     assert ndcg_at_k(RANKED, {"c"}, 10, scores) == pytest.approx((1 / math.log2(3) + 1 / math.log2(4)) / 2)
     # The order in which the engine listed the tied items does not matter.
     swapped = ["a", "c", "b", "d", "e"]
-    assert query_metrics(swapped, {"c"}, [1, 2, 3], scores=scores) == query_metrics(RANKED, {"c"}, [1, 2, 3], scores=scores)
+    expected = query_metrics(RANKED, {"c"}, [1, 2, 3], scores=scores)
+    assert query_metrics(swapped, {"c"}, [1, 2, 3], scores=scores) == expected
 
 
 def _brute_force(ranked: list[str], relevant: set[str], scores: list[float], k: int) -> dict[str, float]:

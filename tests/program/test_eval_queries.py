@@ -6,15 +6,15 @@ import gzip
 from pathlib import Path
 
 import pytest
+
 from photo_datasets import CONVERSION_COLUMNS, KEYWORD_COLUMNS
+from photoseek.errors import SourceError
 from photoseek.evaluation.queries import (
     band_labels,
     band_of,
     build_queries,
     normalise_keyword,
 )
-
-from photoseek.errors import SourceError
 
 STORED = {f"P{i}" for i in range(10)}
 

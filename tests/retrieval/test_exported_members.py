@@ -50,7 +50,8 @@ def test_every_exported_member_exists_and_is_documented() -> None:
 def test_importing_the_library_loads_no_model_code() -> None:
     code = (
         "import sys, photoseek.retrieval; "
-        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers', 'photoseek.ingest') if m in sys.modules]; "
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers', 'photoseek.ingest') "
+        "if m in sys.modules]; "
         "print(','.join(heavy))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)

@@ -6,6 +6,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from qdrant_client import models
+
+from photoseek.errors import QueryError
 from photoseek.retrieval.filters import (
     WHERE_KEYS,
     build_filter,
@@ -13,9 +16,6 @@ from photoseek.retrieval.filters import (
     where_conditions,
 )
 from photoseek.retrieval.schema import FIELDS_BY_PATH
-from qdrant_client import models
-
-from photoseek.errors import QueryError
 
 
 def _only(where: dict[str, Any]) -> Any:
@@ -84,13 +84,22 @@ def test_keywords_all_needs_every_keyword() -> None:
 @pytest.mark.parametrize(
     ("where", "message"),
     [
-        ({"contry": "Iceland"}, r"unknown field 'contry' \(did you mean 'country'\?\); valid fields: orientation, country"),
+        (
+            {"contry": "Iceland"},
+            r"unknown field 'contry' \(did you mean 'country'\?\); valid fields: orientation, country",
+        ),
         ({"min_width": "3000"}, r"min_width must be an integer >= 0 \(got '3000', a str\)"),
         ({"min_width": True}, r"min_width must be an integer"),
         ({"min_width": -1}, r"min_width must be an integer >= 0"),
         ({"min_aspect_ratio": 0}, r"min_aspect_ratio must be a number > 0"),
-        ({"min_width": 5000, "max_width": 3000}, r"impossible range on width: min_width=5000 is greater than max_width=3000"),
-        ({"submitted_after": date(2022, 1, 1), "submitted_before": date(2021, 1, 1)}, r"impossible range on submitted_at"),
+        (
+            {"min_width": 5000, "max_width": 3000},
+            r"impossible range on width: min_width=5000 is greater than max_width=3000",
+        ),
+        (
+            {"submitted_after": date(2022, 1, 1), "submitted_before": date(2021, 1, 1)},
+            r"impossible range on submitted_at",
+        ),
         ({"submitted_after": "last tuesday"}, r"submitted_after must be a datetime"),
         ({"near": (91, 0, 10)}, r"near latitude must be between -90 and 90"),
         ({"near": (0, 181, 10)}, r"near longitude must be between -180 and 180"),

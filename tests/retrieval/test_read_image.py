@@ -25,7 +25,7 @@ def _png(image: Image.Image) -> bytes:
     "image",
     [
         Image.new("RGBA", (64, 48), (200, 0, 0, 0)),  # fully transparent: white, not black
-        Image.fromarray((np.arange(64 * 48, dtype=np.uint16).reshape(48, 64) * 21)),  # 16-bit grey
+        Image.fromarray(np.arange(64 * 48, dtype=np.uint16).reshape(48, 64) * 21),  # 16-bit grey
     ],
     ids=["transparent", "16-bit"],
 )

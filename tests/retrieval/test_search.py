@@ -12,11 +12,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
+from qdrant_client import models
+
+from photoseek.errors import PhotoNotFound, QueryError
 from photoseek.retrieval import Hit, ImageSearch
 from photoseek.retrieval.filters import WHERE_KEYS
 from photoseek.retrieval.schema import point_id
-from PIL import Image
-from qdrant_client import models
 from test_search_support import (
     WordEncoder,
     brute_force,
@@ -25,8 +27,6 @@ from test_search_support import (
     photos,
     word_vector,
 )
-
-from photoseek.errors import PhotoNotFound, QueryError
 
 __all__ = ["filled_store", "photos"]  # fixtures used by name
 
@@ -93,8 +93,14 @@ CASES: list[tuple[dict[str, Any], Callable[[Mapping[str, Any]], bool]]] = [
         {"submitted_after": "2018-01-01", "submitted_before": datetime(2019, 1, 1)},
         lambda p: datetime(2018, 1, 1, tzinfo=UTC) <= _when(p["submitted_at"]) <= datetime(2019, 1, 1, tzinfo=UTC),
     ),
-    ({"taken_after": "2021-01-01"}, lambda p: "taken_at" in p and _when(p["taken_at"]) >= datetime(2021, 1, 1, tzinfo=UTC)),
-    ({"taken_before": date(2018, 1, 1)}, lambda p: "taken_at" in p and _when(p["taken_at"]) <= datetime(2018, 1, 1, tzinfo=UTC)),
+    (
+        {"taken_after": "2021-01-01"},
+        lambda p: "taken_at" in p and _when(p["taken_at"]) >= datetime(2021, 1, 1, tzinfo=UTC),
+    ),
+    (
+        {"taken_before": date(2018, 1, 1)},
+        lambda p: "taken_at" in p and _when(p["taken_at"]) <= datetime(2018, 1, 1, tzinfo=UTC),
+    ),
     ({"featured": True}, lambda p: p["featured"] is True),
     ({"featured": False}, lambda p: p["featured"] is False),
     ({"near": (64.13, -21.90, 100)}, lambda p: _km(p, 64.13, -21.90) <= 100),
@@ -141,13 +147,17 @@ def test_where_and_filter_combine_with_and(filled_store: Any, photos: Any) -> No
         ],
         must_not=[models.FieldCondition(key="location.country", match=models.MatchValue(value="Iceland"))],
     )
-    hits = ImageSearch(filled_store, encoder).search(QUERY, limit=20, exact=True, filter=either, orientation="landscape")
+    hits = ImageSearch(filled_store, encoder).search(
+        QUERY, limit=20, exact=True, filter=either, orientation="landscape"
+    )
     expected = brute_force(
         vectors,
         ids,
         payloads,
         encoder.encode_text([QUERY])[0],
-        lambda p: p["photographer"] in ("ana", "ben") and _loc(p, "country") != "Iceland" and p["orientation"] == "landscape",
+        lambda p: (
+            p["photographer"] in ("ana", "ben") and _loc(p, "country") != "Iceland" and p["orientation"] == "landscape"
+        ),
         20,
     )
     assert [h.id for h in hits] == [i for i, _ in expected]

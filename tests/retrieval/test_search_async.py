@@ -10,11 +10,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from photoseek.config import QdrantSettings
-from photoseek.retrieval import AsyncImageSearch, Hit, ImageSearch
-from photoseek.retrieval.store.async_server import AsyncServerStore, ThreadedStore
 from PIL import Image
 from qdrant_client import AsyncQdrantClient, models
+
+from photoseek.config import QdrantSettings
+from photoseek.errors import CollectionNotFound, QueryError, StoreUnavailable
+from photoseek.retrieval import AsyncImageSearch, Hit, ImageSearch
+from photoseek.retrieval.store.async_server import AsyncServerStore, ThreadedStore
 from test_search_support import (
     WordEncoder,
     fill,
@@ -22,8 +24,6 @@ from test_search_support import (
     make_photos,
     open_sync_store,
 )
-
-from photoseek.errors import CollectionNotFound, QueryError, StoreUnavailable
 
 QUERIES: list[tuple[str, Callable[[Any], Any]]] = [
     ("search", lambda s: s.search("a dog on the beach", limit=8, exact=True)),
@@ -34,7 +34,9 @@ QUERIES: list[tuple[str, Callable[[Any], Any]]] = [
             "red car",
             limit=8,
             exact=True,
-            filter=models.Filter(must=[models.FieldCondition(key="photographer", match=models.MatchAny(any=["ana", "eli"]))]),
+            filter=models.Filter(
+                must=[models.FieldCondition(key="photographer", match=models.MatchAny(any=["ana", "eli"]))]
+            ),
             text_contains="dog",
         ),
     ),
@@ -90,7 +92,7 @@ def test_async_gives_the_same_hits_as_sync(pair: Any) -> None:
     expected = [query(sync) for _, query in QUERIES]
 
     got = asyncio.run(_run_all(make_async()))
-    for (name, _), want, have in zip(QUERIES, expected, got):
+    for (name, _), want, have in zip(QUERIES, expected, got, strict=True):
         assert _ids(have) == _ids(want), name
         assert have, name
     assert all(isinstance(h, Hit) for h in got[0])
@@ -115,10 +117,12 @@ def _run(coro: Callable[[], Awaitable[Any]]) -> Any:
 
 def test_async_errors(tmp_path: Path) -> None:
     async def missing() -> None:
-        search = AsyncImageSearch(AsyncServerStore(QdrantSettings(collection="gone"), client=AsyncQdrantClient(":memory:")), WordEncoder())  # type: ignore[call-arg]
+        settings = QdrantSettings(collection="gone")  # type: ignore[call-arg]
+        search = AsyncImageSearch(AsyncServerStore(settings, client=AsyncQdrantClient(":memory:")), WordEncoder())
         with pytest.raises(QueryError, match="query text is empty"):
             await search.search(" ")
-        with pytest.raises(CollectionNotFound, match=r"'gone' does not exist in the server store; `photoseek ingest` creates it"):
+        gone = r"'gone' does not exist in the server store; `photoseek ingest` creates it"
+        with pytest.raises(CollectionNotFound, match=gone):
             await search.search("dog")
         with pytest.raises(CollectionNotFound, match="photoseek ingest"):
             await search.similar("photo0001")
@@ -144,7 +148,9 @@ def test_async_server_store_checks_query_vectors() -> None:
 
     async def check() -> None:
         client = AsyncQdrantClient(":memory:")
-        await client.create_collection("photos", vectors_config=models.VectorParams(size=4, distance=models.Distance.COSINE))
+        await client.create_collection(
+            "photos", vectors_config=models.VectorParams(size=4, distance=models.Distance.COSINE)
+        )
         await client.upsert("photos", points=[models.PointStruct(id=1, vector=[1.0, 0.0, 0.0, 0.0], payload={})])
         store = AsyncServerStore(QdrantSettings(collection="photos"), client=client)  # type: ignore[call-arg]
         for bad, message in [

@@ -8,11 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from photoseek.config import ModelSettings, QdrantSettings, Settings
-from photoseek.retrieval import ImageSearch
-from photoseek.retrieval.store.server import ServerStore
-from test_search_support import DIM, WordEncoder, make_photos
 
+from photoseek.config import ModelSettings, QdrantSettings, Settings
 from photoseek.errors import (
     CollectionMismatch,
     CollectionNotFound,
@@ -21,6 +18,9 @@ from photoseek.errors import (
     QueryError,
     StoreUnavailable,
 )
+from photoseek.retrieval import ImageSearch
+from photoseek.retrieval.store.server import ServerStore
+from test_search_support import DIM, WordEncoder, make_photos
 
 
 def _small(store: Any, n: int = 20) -> Any:
@@ -65,8 +65,11 @@ def test_bad_arguments_fail_before_the_store_is_asked(any_store: Any, kwargs: di
 
 def test_missing_collection_says_which_command_creates_it(any_store: Any) -> None:
     search = ImageSearch(any_store, WordEncoder())
-    for call in (lambda: search.search("dog"), lambda: search.similar("photo0001"), lambda: search.search_batch(["dog"])):
-        with pytest.raises(CollectionNotFound, match=r"collection '\S*photos' does not exist.*`photoseek ingest` creates it"):
+    calls = (lambda: search.search("dog"), lambda: search.similar("photo0001"), lambda: search.search_batch(["dog"]))
+    for call in calls:
+        with pytest.raises(
+            CollectionNotFound, match=r"collection '\S*photos' does not exist.*`photoseek ingest` creates it"
+        ):
             call()
 
 
@@ -87,7 +90,9 @@ def test_model_dimension_differs_from_the_collection(any_store: Any) -> None:
 def test_collection_built_by_another_model_is_refused(any_store: Any) -> None:
     store = _small(any_store)
     store.set_metadata({"photoseek": {"image_model": WordEncoder(name="test/other").identity().to_record()}})
-    with pytest.raises(ModelIdentityError, match=r"was built by image model test/other.*configured image model is test/word-encoder"):
+    with pytest.raises(
+        ModelIdentityError, match=r"was built by image model test/other.*configured image model is test/word-encoder"
+    ):
         ImageSearch(store, WordEncoder()).search("dog")
     # the model that built it is welcome
     assert ImageSearch(store, WordEncoder(name="test/other")).search("dog", limit=2)

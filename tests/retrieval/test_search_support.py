@@ -14,13 +14,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
+from qdrant_client import AsyncQdrantClient, QdrantClient, models
+
 from photoseek.config import QdrantSettings
 from photoseek.retrieval.identity import ModelIdentity
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.edge import EdgeStore
 from photoseek.retrieval.store.server import ServerStore
-from PIL import Image
-from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 DIM = 16
 N_PHOTOS = 240
@@ -166,12 +167,19 @@ def fill(store: Any, ids: list[str], vectors: np.ndarray, payloads: list[dict[st
     store.optimize()
 
 
-async def fill_async(client: AsyncQdrantClient, collection: str, ids: list[str], vectors: np.ndarray, payloads: list[dict[str, Any]]) -> None:
+async def fill_async(
+    client: AsyncQdrantClient, collection: str, ids: list[str], vectors: np.ndarray, payloads: list[dict[str, Any]]
+) -> None:
     """The same collection built through an ``AsyncQdrantClient``."""
-    await client.create_collection(collection, vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE))
+    await client.create_collection(
+        collection, vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE)
+    )
     await client.upsert(
         collection,
-        points=[models.PointStruct(id=i, vector=v.tolist(), payload=p) for i, v, p in zip(ids, vectors, payloads)],
+        points=[
+            models.PointStruct(id=i, vector=v.tolist(), payload=p)
+            for i, v, p in zip(ids, vectors, payloads, strict=True)
+        ],
     )
 
 

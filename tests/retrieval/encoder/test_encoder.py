@@ -15,8 +15,8 @@ from PIL import Image
 from photoseek.config.settings import ModelSettings
 from photoseek.errors import ModelLoadError, ModelMismatchError
 from photoseek.retrieval.encoder import ClipEncoder, Encoder
-from photoseek.retrieval.preprocess import clip_resize_crop
 from photoseek.retrieval.encoder.query_cache import QueryCache
+from photoseek.retrieval.preprocess import clip_resize_crop
 
 
 def _picture(width: int, height: int, seed: int) -> Image.Image:

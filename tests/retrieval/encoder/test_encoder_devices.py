@@ -92,10 +92,9 @@ def test_bf16_on_cpu_runs_and_stays_close_to_fp32(tiny_clip_dir: Path) -> None:
 
 @pytest.mark.gpu
 def test_gpu_fast_path_matches_the_standard_path(tiny_clip_dir: Path) -> None:
-    from test_encoder import varied_images
-
     from photoseek.retrieval.encoder import ClipEncoder
     from photoseek.retrieval.preprocess import clip_resize_crop
+    from test_encoder import varied_images
 
     encoder = ClipEncoder(str(tiny_clip_dir))
     assert (encoder.device, encoder.precision, encoder.batch_size) == ("cuda", "fp16", 256)

@@ -16,10 +16,10 @@ from qdrant_client import QdrantClient
 
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import CollectionNotFound, ModelIdentityError, StoreError
-from photoseek.retrieval.store.migrate import Checkpoint, describe, migrate
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.base import METADATA_KEY, Record, VectorStore
 from photoseek.retrieval.store.edge import EdgeStore
+from photoseek.retrieval.store.migrate import Checkpoint, describe, migrate
 from photoseek.retrieval.store.server import ServerStore
 
 SERVER_URL_VAR = "PHOTOSEEK_TEST_QDRANT_URL"
@@ -187,7 +187,8 @@ def test_a_checkpoint_for_a_target_since_deleted_starts_over(
 def test_checkpoint_of_another_copy_is_ignored(source: EdgeStore, targets: Targets, tmp_path: Path) -> None:
     target = targets()
     path = tmp_path / "migrate.json"
-    Checkpoint(path, describe(source), "server:http://elsewhere:6333/photos").save("ffffffff-0000-0000-0000-000000000000", 40)
+    elsewhere = Checkpoint(path, describe(source), "server:http://elsewhere:6333/photos")
+    elsewhere.save("ffffffff-0000-0000-0000-000000000000", 40)
     report = migrate(source, target, batch_size=BATCH, checkpoint=Checkpoint(path, describe(source), describe(target)))
     assert report.resumed_from == 0 and report.copied == POINTS
     assert_same_points(source, target)
@@ -237,7 +238,8 @@ def test_target_settings_take_url_key_and_name_from_the_command_line(monkeypatch
     target = target_settings(embedded, cli_args("--to", "http://qdrant:6333/", "--collection", "copy"))
     assert (target.url, target.collection) == ("http://qdrant:6333", "copy")
     assert target.api_key is not None and target.api_key.get_secret_value() == "configured-key"
-    assert (target.shard_number, target.replication_factor) == (6, 2), "the cluster layout applies to the new collection"
+    layout = (target.shard_number, target.replication_factor)
+    assert layout == (6, 2), "the cluster layout applies to the new collection"
     monkeypatch.setenv("QDRANT_API_KEY", "compose-key")
     assert target_settings(embedded, cli_args("--to", "http://q:6333")).api_key.get_secret_value() == "compose-key"  # type: ignore[union-attr]
     given = target_settings(embedded, cli_args("--to", "http://q:6333", "--api-key", "given"))
@@ -259,7 +261,9 @@ def test_cli_rejects_a_bad_target_in_one_line(capsys: pytest.CaptureFixture[str]
         main(["migrate", "--to", "http://q:6333", "--batch-size", "0"])
 
 
-def test_cli_says_when_there_is_nothing_to_copy(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_says_when_there_is_nothing_to_copy(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from photoseek.cli import main
 
     monkeypatch.setenv("PHOTOSEEK_QDRANT__PATH", str(tmp_path / "nothing"))

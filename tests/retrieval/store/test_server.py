@@ -17,12 +17,11 @@ import httpx
 import pytest
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from httpserver import LoopbackServer, Reply
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import CollectionNotFound, StoreError, StoreUnavailable
 from photoseek.retrieval.store import EdgeStore, ServerStore, open_store
 from photoseek.retrieval.store.retry import is_transient
-
-from httpserver import LoopbackServer, Reply
 
 EXISTS_PATH = "/collections/photos/exists"
 EXISTS_BODY = json.dumps({"result": {"exists": True}, "status": "ok", "time": 0.0}).encode()
