@@ -16,6 +16,35 @@ DEFAULT_MODEL = "sentence-transformers/clip-ViT-B-32"
 UNSPLASH_IMAGE_HOSTS = ("images.unsplash.com", "plus.unsplash.com", "unsplash.com")
 
 
+SHARD_FORM = "k/n with 0 <= k < n, e.g. 0/4"
+
+
+def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
+    """Return ``shard`` when it is ``(k, n)`` with ``0 <= k < n``.
+
+    Raises:
+        ValueError: otherwise.
+    """
+    k, n = shard
+    if n < 1 or not 0 <= k < n:
+        raise ValueError(f"shard must be {SHARD_FORM}, got {k}/{n}")
+    return shard
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """Parse ``"k/n"`` (``0 <= k < n``) into ``(k, n)``: the one parser of the ``shard`` setting.
+
+    Raises:
+        ValueError: when the text is not of that form.
+    """
+    try:
+        k_text, n_text = text.split("/")
+        shard = (int(k_text), int(n_text))
+    except ValueError:
+        raise ValueError(f"shard must be {SHARD_FORM}, got {text!r}") from None
+    return check_shard(shard)
+
+
 class QdrantSettings(BaseModel):
     """Where vectors live: the embedded Qdrant Edge store (no ``url``) or a Qdrant server."""
 
@@ -93,7 +122,6 @@ class IngestSettings(BaseModel):
     cache_dir: Path | None = Field(None, description="keep downloaded bytes here, keyed by id")
     decode_workers: int | None = Field(None, ge=1, le=512, description="unset = number of CPU cores")
     max_image_pixels: int = Field(89_478_485, ge=1, description="decompression-bomb limit")
-    write_batch_size: int = Field(256, ge=1, le=100_000)
     limit: int | None = Field(None, ge=1, description="stop after this many photos")
     shard: str | None = Field(None, description="k/n: ingest only the k-th of n partitions")
     failures_file: Path | None = Field(None, description="failures JSON lines; unset = beside the data")
@@ -104,12 +132,15 @@ class IngestSettings(BaseModel):
         if value is None or value.strip() == "":
             return None
         try:
-            k, n = (int(part) for part in value.split("/"))
+            k, n = parse_shard(value)
         except ValueError:
-            raise ValueError("must be k/n with 0 <= k < n, e.g. 0/4") from None
-        if n < 1 or not 0 <= k < n:
-            raise ValueError("must be k/n with 0 <= k < n, e.g. 0/4")
+            raise ValueError(f"must be {SHARD_FORM}") from None  # load_settings adds the value
         return f"{k}/{n}"
+
+    @property
+    def shard_parts(self) -> tuple[int, int] | None:
+        """``shard`` as ``(k, n)``, or None when the job is not sharded."""
+        return parse_shard(self.shard) if self.shard else None
 
     def allowed_host_list(self) -> tuple[str, ...] | None:
         """The download allow-list, or None when any host is allowed (``*``)."""

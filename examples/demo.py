@@ -1,8 +1,9 @@
 """``make demo``: ingest a small generated photo set into the embedded store, then search it.
 
 The photos are coloured shapes in the Unsplash Lite dataset format (``photos.tsv`` plus an
-images folder), so the demo runs the real job: ``photoseek ingest unsplash`` into Qdrant
-Edge under ``data/demo``, ``photoseek info``, then a few ``photoseek search`` queries.
+images folder), so the demo runs the real job: the ingest of ``photoseek ingest unsplash``
+(called as ``photoseek.ingest.run_ingest``) into Qdrant Edge under ``data/demo``, then
+``photoseek info`` and a few ``photoseek search`` queries.
 
 The model is the one ``PHOTOSEEK_MODEL__IMAGE`` / ``PHOTOSEEK_MODEL__TEXT`` name. When neither
 is set and the default model is not in the local Hugging Face cache (an offline machine), a
@@ -86,16 +87,52 @@ def choose_model() -> None:
     os.environ["PHOTOSEEK_MODEL__IMAGE"] = os.environ["PHOTOSEEK_MODEL__TEXT"] = str(folder)
 
 
+def ingest(dataset: Path, images: Path) -> None:
+    """The ingest step as a Python call: what ``photoseek ingest unsplash`` runs, without the CLI."""
+    from photoseek.config import load_settings
+    from photoseek.ingest import failures_path, run_ingest
+    from photoseek.ingest.ledger import Ledger
+    from photoseek.ingest.sources.unsplash import UnsplashSource
+    from photoseek.retrieval.encoder import ClipEncoder
+    from photoseek.retrieval.store import open_store
+
+    settings = load_settings()
+    source = UnsplashSource(dataset, images, settings.ingest)
+    encoder = ClipEncoder.from_settings(settings.model)
+    store = open_store(settings.qdrant)
+    try:
+        report = run_ingest(
+            source,
+            store=store,
+            encoder=encoder,
+            ingest=settings.ingest,
+            ledger=Ledger(failures_path(settings)),
+            allow_unpaired_text_model=settings.model.allow_unpaired_text_model,
+            on_optimize=lambda n: print(f"building the vector index for {n} points...", flush=True),
+        )
+    finally:
+        store.close()
+    print(report.summary())
+    report.write(DEMO / "report.json")
+
+
 def main() -> int:
     from photoseek.cli import main as photoseek
+    from photoseek.errors import PhotoseekError
 
     os.environ.setdefault("PHOTOSEEK_QDRANT__PATH", str(DEMO / "qdrant"))
     os.environ.setdefault("PHOTOSEEK_QDRANT__COLLECTION", "demo")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     dataset, images = make_photos()
     choose_model()
+    step = f"photoseek ingest unsplash {dataset} --images-dir {images}"
+    print(f"\n$ {step}   # here: photoseek.ingest.run_ingest, the function behind it", flush=True)
+    try:
+        ingest(dataset, images)
+    except PhotoseekError as exc:
+        print(f"demo: the ingest failed: {exc}", file=sys.stderr)
+        return 1
     steps = [
-        ["ingest", "unsplash", str(dataset), "--images-dir", str(images), "--report", str(DEMO / "report.json")],
         ["info"],
         *(["search", *query, "--limit", "5"] for query in QUERIES),
         ["search", "a red circle", "--limit", "8", "--grid", str(DEMO / "results.jpg")],

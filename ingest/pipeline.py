@@ -41,18 +41,12 @@ from photoseek.ingest.report import IngestReport
 from photoseek.ingest.sources.record import SourceFailure, SourceItem, SourceRecord, SourceWarning
 from photoseek.retrieval.encoder import Encoder
 from photoseek.retrieval.store.base import VectorStore
-from photoseek.retrieval.store.edge import AUTO_OPTIMIZE_TAIL
 
 log = logging.getLogger(__name__)
 
 # How many photos the feeder checks against the store in one call.
 EXISTS_CHUNK = 256
 
-
-# An unindexed tail below this is left to searches by a run that wrote nothing: the embedded
-# store builds the index itself on the first search above it, and Qdrant leaves segments much
-# smaller than that unindexed anyway (an index build would find nothing to do, every run).
-CHEAP_TO_SCAN = AUTO_OPTIMIZE_TAIL
 
 
 @dataclass
@@ -195,28 +189,28 @@ class Pipeline:
             raise self._fatal
         read_again = getattr(self.source, "read_again", None) if self._source_read_whole else None
         try:
-            if self.options.optimize and self.store.backend == "embedded":
-                self._build_index()
+            if self.options.optimize and self.store.index_threshold is not None:
+                self._build_index(self.store.index_threshold)
         finally:
             self.ledger.compact(read_again=read_again)
             self.report.seconds = time.perf_counter() - started
         return self.report
 
-    def _build_index(self) -> None:
-        """Build the embedded store's vector index once the writes are done.
+    def _build_index(self, cheap_to_scan: int) -> None:
+        """Build the store's vector index once the writes are done (a store that does not index itself).
 
         A stopped run leaves it: the user asked to stop, and on a big collection the build
         takes minutes. The next run that ends builds it, even if it writes nothing new, unless
-        fewer than ``CHEAP_TO_SCAN`` points are unindexed; until then searches scan those
-        points (the store builds the index itself on the first search once that tail is large).
+        fewer than ``cheap_to_scan`` points (the store's ``index_threshold``) are unindexed:
+        searches scan those, the store builds the index itself on the first search above it,
+        and Qdrant leaves segments much smaller than that unindexed anyway (an index build
+        would find nothing to do, every run).
         """
         if self.report.stopped_early:
             self.report.index_deferred = bool(self.report.indexed or self.report.refreshed)
             return
-        if not (self.report.indexed or self.report.refreshed):
-            info = self.store.info()
-            if info.points_count - (info.indexed_vectors_count or 0) < CHEAP_TO_SCAN:
-                return
+        if not (self.report.indexed or self.report.refreshed) and self.store.unindexed_tail() < cheap_to_scan:
+            return
         if self._on_optimize is not None:
             self._on_optimize(self.store.count())
         self.store.optimize()

@@ -19,8 +19,16 @@ from photoseek.errors import PhotoseekError
 COMMAND_MODULES = ("info", "ingest", "search", "eval", "migrate", "snapshot")
 
 
+class CommandLoadError(ImportError):
+    """A module of ``COMMAND_MODULES`` cannot be imported (a broken or partial install)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The full ``photoseek`` argument parser."""
+    """The full ``photoseek`` argument parser.
+
+    Raises:
+        CommandLoadError: a command module cannot be imported; the message names it.
+    """
     parser = argparse.ArgumentParser(
         prog="photoseek",
         description=(
@@ -33,12 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
+        module_name = f"photoseek.commands.{name}"
         try:
-            module = importlib.import_module(f"photoseek.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"photoseek.commands.{name}":
-                raise
-            continue
+            module = importlib.import_module(module_name)
+        except Exception as exc:  # noqa: BLE001 - re-raised below, naming the module
+            # A listed command that cannot load is a broken install (a missing dependency, a
+            # syntax error): say which one, never drop it from the parser.
+            raise CommandLoadError(
+                f"photoseek cannot load the {name!r} command: importing {module_name} failed with "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
         module.register(subparsers)
     return parser
 

@@ -10,7 +10,7 @@ import numpy as np
 from qdrant_client import models
 
 from photoseek.config.settings import RetrievalSettings, Settings, load_settings
-from photoseek.errors import CollectionNotFound, QueryError
+from photoseek.errors import QueryError
 from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.search import (
     ImageInput,
@@ -60,7 +60,7 @@ class AsyncImageSearch(_SearchCore):
             allow_unpaired_text_model: accept a text model not known to share the image model's space.
         """
         super().__init__(encoder, retrieval, allow_unpaired_text_model)
-        if not asyncio.iscoroutinefunction(getattr(store, "query", None)):
+        if not asyncio.iscoroutinefunction(store.query):
             # The two store protocols differ only in async-ness, which no isinstance can see.
             store = ThreadedStore(store)  # type: ignore[arg-type]
         self.store: AsyncVectorStore = store
@@ -191,7 +191,7 @@ class AsyncImageSearch(_SearchCore):
             return []
         vectors = await asyncio.to_thread(self._encode_texts, queries)
         await self.check()
-        try:
+        with self._collection_may_vanish():
             batches = await self.store.query_batch(
                 vectors,
                 limit=options.limit,
@@ -200,26 +200,20 @@ class AsyncImageSearch(_SearchCore):
                 score_threshold=options.score_threshold,
                 exact=options.exact,
             )
-        except CollectionNotFound:
-            self._checked = False
-            raise missing_collection(self.store) from None
         return [_hits(batch) for batch in batches]
 
     async def _lookup(self, photo_id: str, source: str | None) -> Record:
-        try:
+        with self._collection_may_vanish():
             records = await self.store.retrieve(_candidate_ids(photo_id, source), with_vectors=True)
             if not records:
                 records, _ = await self.store.scroll(limit=1, filter=_photo_filter(photo_id, source), with_vectors=True)
-        except CollectionNotFound:
-            self._checked = False
-            raise missing_collection(self.store) from None
         if not records:
             raise _unknown_photo(photo_id, self.store.collection)
         return records[0]
 
     async def _query(self, vector: np.ndarray, options: _Options, avoid: Sequence[np.ndarray] = ()) -> list[Hit]:
         await self.check()
-        try:
+        with self._collection_may_vanish():
             records = await self.store.query(
                 vector,
                 limit=options.limit,
@@ -229,9 +223,6 @@ class AsyncImageSearch(_SearchCore):
                 exact=options.exact,
                 avoid=avoid,
             )
-        except CollectionNotFound:
-            self._checked = False
-            raise missing_collection(self.store) from None
         return _hits(records)
 
     async def close(self) -> None:

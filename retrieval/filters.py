@@ -12,6 +12,7 @@ from typing import Any
 from qdrant_client import models
 
 from photoseek.errors import QueryError
+from photoseek.retrieval.schema import SOURCES
 
 ORIENTATIONS = ("landscape", "portrait", "square")
 
@@ -46,7 +47,7 @@ WHERE_KEYS: dict[str, WhereKey] = {
         _key("country", "location.country", "match", _TEXT, "country of the location"),
         _key("city", "location.city", "match", _TEXT, "city of the location"),
         _key("photographer", "photographer", "match", _TEXT, "photographer's username"),
-        _key("source", "source", "match", _TEXT, "'unsplash' or 'folder'"),
+        _key("source", "source", "match", _TEXT, " or ".join(map(repr, SOURCES))),
         _key("camera_make", "camera.make", "match", _TEXT, "camera maker (EXIF)"),
         _key("keywords_any", "keywords", "any", _WORDS, "has at least one of these keywords"),
         _key("keywords_all", "keywords", "all", _WORDS, "has every one of these keywords"),

@@ -24,6 +24,11 @@ class IndexKind(StrEnum):
     TEXT = "text"
 
 
+# Where a photo can come from: the values of the payload's ``source`` field, one per ingest
+# source (``photoseek.ingest.sources``); ``point_id`` mixes the source into the id.
+SOURCES: tuple[str, ...] = ("unsplash", "folder")
+
+
 @dataclass(frozen=True)
 class Field:
     """One payload field: its dotted path, its index (None = stored, not indexed), what it holds."""
@@ -35,7 +40,7 @@ class Field:
 
 # Dotted paths address nested objects the way Qdrant filters do ("location.country").
 FIELDS: tuple[Field, ...] = (
-    Field("source", IndexKind.KEYWORD, "where the photo came from: 'unsplash' or 'folder'"),
+    Field("source", IndexKind.KEYWORD, "where the photo came from: " + " or ".join(map(repr, SOURCES))),
     Field("photo_id", IndexKind.KEYWORD, "the source's own id (Unsplash photo_id, or the relative path)"),
     Field("image_url", None, "URL of the picture (the Qdrant dashboard shows it as an image)"),
     Field("page_url", None, "the photo's page"),

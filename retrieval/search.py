@@ -7,7 +7,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -22,12 +23,13 @@ from photoseek.retrieval.filters import build_filter
 from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.identity import IdentifiedEncoder, check_metadata
 from photoseek.retrieval.preprocess import to_8bit, to_rgb
-from photoseek.retrieval.schema import point_id
+from photoseek.retrieval.schema import SOURCES, point_id
 from photoseek.retrieval.store.base import (
     CollectionInfo,
     Record,
     ScoredRecord,
     VectorStore,
+    collection_not_found,
 )
 
 if TYPE_CHECKING:
@@ -35,10 +37,6 @@ if TYPE_CHECKING:
     from photoseek.retrieval.store.async_server import AsyncVectorStore
 
 ImageInput = Union[str, "os.PathLike[str]", bytes, Image.Image]
-
-# The sources a photo id can come from; ``similar`` tries each to find the point.
-SOURCES = ("unsplash", "folder")
-
 
 @dataclass(frozen=True)
 class _Options:
@@ -50,11 +48,8 @@ class _Options:
 
 
 def missing_collection(store: VectorStore | AsyncVectorStore) -> CollectionNotFound:
-    """The error for a collection that does not exist, saying which command creates it."""
-    return CollectionNotFound(
-        f"collection {store.collection!r} does not exist in the {store.backend} store; "
-        "`photoseek ingest` creates it (or set PHOTOSEEK_QDRANT__COLLECTION to an existing one)"
-    )
+    """The error for the store's collection not existing, saying which command creates it."""
+    return collection_not_found(store.collection, store.backend, store.location)
 
 
 # Seconds a collection check holds: a long-running service looks again now and then, so that a
@@ -126,6 +121,18 @@ class _SearchCore:
     def _encode_image(self, image: ImageInput) -> np.ndarray:
         vector: np.ndarray = np.asarray(self.encoder.encode_images([read_image(image)]), dtype=np.float32)[0]
         return vector
+
+    @contextmanager
+    def _collection_may_vanish(self) -> Iterator[None]:
+        """Around a store call: a collection dropped since the check is looked for again next time.
+
+        The store's ``CollectionNotFound`` goes on to the caller as it is (it names the store).
+        """
+        try:
+            yield
+        except CollectionNotFound:
+            self._checked = False
+            raise
 
     def _check_identity(self, metadata: Mapping[str, Any], collection: str) -> None:
         """Refuse a collection built by another image model (encoders that can tell theirs)."""
@@ -403,7 +410,7 @@ class ImageSearch(_SearchCore):
             return []
         vectors = self._encode_texts(queries)
         self.check()
-        try:
+        with self._collection_may_vanish():
             batches = self.store.query_batch(
                 vectors,
                 limit=options.limit,
@@ -412,26 +419,20 @@ class ImageSearch(_SearchCore):
                 score_threshold=options.score_threshold,
                 exact=options.exact,
             )
-        except CollectionNotFound:
-            self._checked = False
-            raise missing_collection(self.store) from None
         return [_hits(batch) for batch in batches]
 
     def _lookup(self, photo_id: str, source: str | None) -> Record:
-        try:
+        with self._collection_may_vanish():
             records = self.store.retrieve(_candidate_ids(photo_id, source), with_vectors=True)
             if not records:
                 records, _ = self.store.scroll(limit=1, filter=_photo_filter(photo_id, source), with_vectors=True)
-        except CollectionNotFound:
-            self._checked = False
-            raise missing_collection(self.store) from None
         if not records:
             raise _unknown_photo(photo_id, self.store.collection)
         return records[0]
 
     def _query(self, vector: np.ndarray, options: _Options, avoid: Sequence[np.ndarray] = ()) -> list[Hit]:
         self.check()
-        try:
+        with self._collection_may_vanish():
             records = self.store.query(
                 vector,
                 limit=options.limit,
@@ -441,9 +442,6 @@ class ImageSearch(_SearchCore):
                 exact=options.exact,
                 avoid=avoid,
             )
-        except CollectionNotFound:
-            self._checked = False  # dropped since the check: look again next time
-            raise missing_collection(self.store) from None
         return _hits(records)
 
     def close(self) -> None:

@@ -4,29 +4,12 @@ from __future__ import annotations
 
 import hashlib
 
+# One parser and one range check for the setting and for sources built in code.
+from photoseek.config.settings import check_shard, parse_shard
+
+__all__ = ["Shard", "check_shard", "in_shard", "parse_shard", "shard_of"]
+
 Shard = tuple[int, int]
-
-
-def parse_shard(text: str) -> Shard:
-    """Parse ``"k/n"`` (0 <= k < n) into ``(k, n)``.
-
-    Raises:
-        ValueError: when the text is not of that form.
-    """
-    try:
-        k_text, n_text = text.split("/")
-        shard = (int(k_text), int(n_text))
-    except ValueError:
-        raise ValueError(f"shard must be k/n with 0 <= k < n (e.g. 0/4), got {text!r}") from None
-    return check_shard(shard)
-
-
-def check_shard(shard: Shard) -> Shard:
-    """Return ``shard`` when ``0 <= k < n``; raise ValueError otherwise."""
-    k, n = shard
-    if n < 1 or not 0 <= k < n:
-        raise ValueError(f"shard must be k/n with 0 <= k < n (e.g. 0/4), got {k}/{n}")
-    return shard
 
 
 def shard_of(key: str, n: int) -> int:

@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from photoseek.config import load_settings
+    from photoseek.retrieval.identity import identity_in_metadata
     from photoseek.retrieval.store import open_store
 
     settings = load_settings()
@@ -41,8 +42,8 @@ def run(args: argparse.Namespace) -> int:
     if info.indexed_vectors_count is not None:
         print(f"indexed vectors {info.indexed_vectors_count}")
     print(f"vector size     {info.vector_size} ({info.distance})")
-    record = info.metadata.get("photoseek", {}).get("image_model")
-    if isinstance(record, dict):
-        print(f"image model     {record.get('name', '?')} ({record.get('dimension', '?')}-d)")
+    model = identity_in_metadata(info.metadata)
+    if model is not None:
+        print(f"image model     {model.name} ({model.dimension}-d)")
     print("payload indexes " + (", ".join(f"{k} ({v})" for k, v in sorted(info.indexed_fields.items())) or "none"))
     return 0

@@ -6,8 +6,14 @@ import argparse
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from photoseek.config.settings import Settings
+    from photoseek.ingest.pipeline import Pipeline
 
 _COMMON_HELP = {
     "--limit": "stop after N photos (env PHOTOSEEK_INGEST__LIMIT)",
@@ -93,24 +99,12 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     return {"model": model, "ingest": ingest}
 
 
-def failures_path(settings: Any) -> Path:
-    """Where the failures file goes: the setting, else beside the data."""
-    if settings.ingest.failures_file is not None:
-        return Path(settings.ingest.failures_file)
-    folder = Path(settings.qdrant.path) if settings.qdrant.embedded else Path("data")
-    # One file per shard: workers of one job on one machine must not rewrite each other's.
-    shard = settings.ingest.shard
-    suffix = f"-shard{shard.replace('/', 'of')}" if shard else ""
-    return folder / f"{settings.qdrant.collection}{suffix}.failures.jsonl"
-
-
-def _source(args: argparse.Namespace, settings: Any) -> Any:
+def _source(args: argparse.Namespace, settings: Settings) -> Any:
     from photoseek.errors import SourceError
     from photoseek.ingest.sources.folder import FolderSource
-    from photoseek.ingest.sources.shard import parse_shard
     from photoseek.ingest.sources.unsplash import UnsplashSource
 
-    shard = parse_shard(settings.ingest.shard) if settings.ingest.shard else None
+    shard = settings.ingest.shard_parts
     # With --retry-failed the whole source is read and filtered by id, so no limit applies.
     limit = None if args.retry_failed else settings.ingest.limit
     try:
@@ -128,11 +122,11 @@ def _source(args: argparse.Namespace, settings: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Run the ingest; 0 when it ran to its end (even with failed photos)."""
     from photoseek.config import load_settings
+    from photoseek.ingest import failures_path, run_ingest
     from photoseek.ingest.ledger import Ledger
-    from photoseek.ingest.pipeline import Pipeline, PipelineOptions
+    from photoseek.ingest.pipeline import PipelineOptions
     from photoseek.ingest.progress import ProgressBar
     from photoseek.retrieval.encoder import ClipEncoder
-    from photoseek.retrieval.identity import check_identity, record_identity, stored_identity
     from photoseek.retrieval.store import open_store
 
     settings = load_settings(**_overrides(args))  # validated again: the CLI values may be bad too
@@ -150,14 +144,24 @@ def run(args: argparse.Namespace) -> int:
         )
         joins.ensure_built()
     encoder = ClipEncoder.from_settings(settings.model)
+    # Drawn once the collection and the models are checked, so that a refusal prints no bar.
+    bar = ProgressBar(enabled=False)
+
+    @contextmanager
+    def attended(pipeline: Pipeline) -> Iterator[None]:
+        """The bar and the signal handlers (Ctrl-C, SIGTERM: stop cleanly) last as long as the run."""
+        nonlocal bar
+        bar = ProgressBar(total=len(retry_ids) if retry_ids else settings.ingest.limit, enabled=not args.no_progress)
+        previous = _install_signal_handlers(pipeline)
+        try:
+            yield
+        finally:
+            _restore_signal_handlers(previous)
+            bar.close(pipeline.report)
+
     store = open_store(settings.qdrant)
     try:
-        store.ensure_collection(encoder.dimension)
-        check_identity(store, encoder, settings.model.allow_unpaired_text_model)
-        if stored_identity(store) is None:
-            record_identity(store, encoder)
-        bar = ProgressBar(total=len(retry_ids) if retry_ids else settings.ingest.limit, enabled=not args.no_progress)
-        pipeline = Pipeline(
+        report = run_ingest(
             source,
             store=store,
             encoder=encoder,
@@ -169,17 +173,13 @@ def run(args: argparse.Namespace) -> int:
                 refresh_payload=args.refresh_payload,
                 retry_ids=retry_ids,
             ),
-            progress=bar.update,
+            allow_unpaired_text_model=settings.model.allow_unpaired_text_model,
+            progress=lambda report: bar.update(report),
             on_optimize=lambda n: bar.note(
                 f"building the vector index for {n} points (this can take a while on big collections)..."
             ),
+            while_running=attended,
         )
-        previous = _install_signal_handlers(pipeline)
-        try:
-            report = pipeline.run()
-        finally:
-            _restore_signal_handlers(previous)
-            bar.close(pipeline.report)
     finally:
         store.close()
     print(report.summary())

@@ -5,13 +5,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from photoseek.config.settings import Settings
     from photoseek.retrieval.hits import Hit
+
+
+class _Sources:
+    """The schema's source names for ``--source``'s choices, imported only when argparse reads them.
+
+    ``photoseek.retrieval`` takes seconds to import; building the parser must not (``--help``).
+    """
+
+    def __contains__(self, value: object) -> bool:
+        from photoseek.retrieval.schema import SOURCES
+
+        return value in SOURCES
+
+    def __iter__(self) -> Iterator[str]:
+        from photoseek.retrieval.schema import SOURCES
+
+        return iter(SOURCES)
 
 
 def register(subparsers: Any) -> None:
@@ -27,7 +44,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("text", nargs="?", help='what to look for, e.g. "a dog on a beach"')
     parser.add_argument("--image", metavar="PATH", type=Path, help="search by an example image instead")
     parser.add_argument("--similar", metavar="PHOTO_ID", help="photos like a stored photo (itself left out)")
-    parser.add_argument("--source", choices=["unsplash", "folder"], help="the source of --similar's photo")
+    # A metavar, and the choices in the help only: argparse reads them when it prints, not before.
+    parser.add_argument(
+        "--source", choices=_Sources(), metavar="SOURCE", help="the source of --similar's photo: %(choices)s"
+    )
     parser.add_argument("--limit", type=int, default=None, help="how many results (default PHOTOSEEK_RETRIEVAL__LIMIT)")
     parser.add_argument("--offset", type=int, default=0, help="results to skip (pagination)")
     parser.add_argument("--where", action="append", default=[], metavar="KEY=VALUE", help="a filter; repeatable")

@@ -11,15 +11,10 @@ from photoseek.evaluation.captions import (
     caption_source,
     stored_images,
 )
+from photoseek.ingest import JobEncoder, run_ingest
 from photoseek.ingest.ledger import Ledger
-from photoseek.ingest.pipeline import Pipeline, PipelineOptions
 from photoseek.ingest.report import IngestReport
-from photoseek.retrieval.encoder import ClipEncoder
-from photoseek.retrieval.identity import (
-    check_identity,
-    record_identity,
-    stored_identity,
-)
+from photoseek.retrieval.identity import check_identity
 from photoseek.retrieval.store.base import VectorStore
 
 log = logging.getLogger(__name__)
@@ -27,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def ensure_captions_collection(
     store: VectorStore,
-    encoder: ClipEncoder,
+    encoder: JobEncoder,
     caption_set: CaptionSet,
     images_dir: Path,
     *,
@@ -55,15 +50,11 @@ def ensure_captions_collection(
         if len(stored_images(store, present)) == len(present):
             log.info("collection %s holds all %d images already", store.collection, len(present))
             return None
-    store.ensure_collection(encoder.dimension)
-    if stored_identity(store) is None:
-        record_identity(store, encoder)
-    pipeline = Pipeline(
+    return run_ingest(
         caption_source(caption_set.images, images_dir),
         store=store,
         encoder=encoder,
         ingest=ingest,
         ledger=Ledger(failures_file),
-        options=PipelineOptions(batch_size=encoder.batch_size),
+        allow_unpaired_text_model=allow_unpaired_text_model,
     )
-    return pipeline.run()

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from photoseek.config.settings import QdrantSettings
-from photoseek.retrieval.store.base import METADATA_KEY, CollectionInfo, Record, ScoredRecord, VectorStore
+from photoseek.retrieval.store.base import (
+    METADATA_KEY,
+    CollectionInfo,
+    Record,
+    ScoredRecord,
+    Snapshot,
+    VectorStore,
+    collection_not_found,
+)
 from photoseek.retrieval.store.edge import EdgeStore
 from photoseek.retrieval.store.edge_filters import translate_filter
 from photoseek.retrieval.store.server import ServerStore
@@ -15,7 +23,9 @@ __all__ = [
     "Record",
     "ScoredRecord",
     "ServerStore",
+    "Snapshot",
     "VectorStore",
+    "collection_not_found",
     "open_store",
     "translate_filter",
 ]

@@ -3,31 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from qdrant_client import AsyncQdrantClient, models
-from qdrant_client.http.exceptions import UnexpectedResponse
-from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt
 
 from photoseek.config.settings import QdrantSettings
-from photoseek.errors import (
-    CollectionNotFound,
-    ConfigError,
-    PhotoseekError,
-    StoreError,
-    StoreUnavailable,
+from photoseek.errors import PhotoseekError
+from photoseek.retrieval.store.base import CollectionInfo, Record, ScoredRecord, Snapshot, VectorStore
+from photoseek.retrieval.store.retry import call_with_retries_async
+from photoseek.retrieval.store.server_core import (
+    IN_PROCESS,
+    Operation,
+    Request,
+    ServerCore,
+    client_options,
+    drive_async,
 )
-from photoseek.retrieval.store.base import (
-    CollectionInfo,
-    Record,
-    ScoredRecord,
-    VectorStore,
-)
-from photoseek.retrieval.store.inputs import check_page, query_matrix, query_vector
-from photoseek.retrieval.store.retry import BackoffWait, is_transient
 
 T = TypeVar("T")
 
@@ -37,6 +31,11 @@ class AsyncVectorStore(Protocol):
 
     backend: str
     collection: str
+
+    @property
+    def location(self) -> str:
+        """Where the collection lives (see ``VectorStore.location``)."""
+        ...
 
     async def collection_exists(self) -> bool:
         """Whether the collection exists."""
@@ -107,6 +106,11 @@ class ThreadedStore:
         self.collection = store.collection
         self._owns_store = owns_store
 
+    @property
+    def location(self) -> str:
+        """The wrapped store's location."""
+        return self.store.location
+
     async def collection_exists(self) -> bool:
         return await asyncio.to_thread(self.store.collection_exists)
 
@@ -130,158 +134,125 @@ class ThreadedStore:
             await asyncio.to_thread(self.store.close)
 
 
-def _not_found(exc: BaseException) -> bool:
-    if isinstance(exc, UnexpectedResponse):
-        return exc.status_code == 404
-    code = getattr(exc, "code", None)
-    if callable(code):  # grpc.RpcError
-        try:
-            return getattr(code(), "name", "") == "NOT_FOUND"
-        except Exception:  # noqa: BLE001 - not an rpc error after all
-            return False
-    # local mode says so in a ValueError
-    return isinstance(exc, ValueError) and "not found" in str(exc).lower()
-
-
-def _vector(value: Any) -> np.ndarray | None:
-    if value is None:
-        return None
-    if isinstance(value, dict):  # named vectors: photoseek uses the unnamed one
-        value = next(iter(value.values()), None)
-    return None if value is None else np.asarray(value, dtype=np.float32)
-
-
-def _scored(point: models.ScoredPoint) -> ScoredRecord:
-    return ScoredRecord(
-        id=str(point.id), payload=dict(point.payload or {}), vector=_vector(point.vector), score=float(point.score)
-    )
-
-
 class AsyncServerStore:
-    """A collection on a Qdrant server through ``AsyncQdrantClient`` (the read calls of a search).
+    """A collection on a Qdrant server through ``AsyncQdrantClient``: every ``VectorStore`` method as a coroutine.
 
-    Transient failures are retried with backoff and then raise ``StoreUnavailable``; a missing
-    collection raises ``CollectionNotFound``.
+    The operations are those of ``ServerStore`` (``server_core``), so both give the same answers
+    and errors: transient failures are retried with backoff and then raise ``StoreUnavailable``;
+    a missing collection raises ``CollectionNotFound``.
+
+    Args:
+        settings: the qdrant section (url, api_key, prefer_grpc, grpc_port, timeout, retries,
+            hnsw_ef, collection, and the cluster layout for a new collection).
+        client: a ready ``AsyncQdrantClient`` to use instead (tests pass ``":memory:"``); the
+            caller keeps ownership and closes it.
+
+    Raises:
+        ConfigError: no client and no ``PHOTOSEEK_QDRANT__URL``.
     """
 
     backend = "server"
+    index_threshold: int | None = None
 
     def __init__(self, settings: QdrantSettings, client: AsyncQdrantClient | None = None) -> None:
-        """Connect to the server ``settings.url`` names, or wrap a ready client.
-
-        Args:
-            settings: the qdrant section (url, api_key, prefer_grpc, grpc_port, timeout,
-                retries, hnsw_ef, collection).
-            client: a ready ``AsyncQdrantClient`` to use instead (tests pass ``":memory:"``);
-                :meth:`close` closes it too.
-
-        Raises:
-            ConfigError: no client and no ``PHOTOSEEK_QDRANT__URL``.
-        """
-        if client is None:
-            if settings.url is None:
-                raise ConfigError("the server store needs a server: set PHOTOSEEK_QDRANT__URL (e.g. http://localhost:6333)")
-            client = AsyncQdrantClient(
-                url=settings.url,
-                api_key=settings.api_key.get_secret_value() if settings.api_key is not None else None,
-                prefer_grpc=settings.prefer_grpc,
-                grpc_port=settings.grpc_port,
-                timeout=math.ceil(settings.timeout),
-                check_compatibility=False,
-            )
-        self.client = client
+        self._owns_client = client is None
+        self.client = client if client is not None else AsyncQdrantClient(**client_options(settings))
         self.collection = settings.collection
+        self.location = settings.url or IN_PROCESS
         self._retries = settings.retries
-        self._hnsw_ef = settings.hnsw_ef
-        self._target = settings.url or "in-process qdrant-client"
-        self._vector_size: int | None = None
+        self._core = ServerCore(settings, self.location)
 
-    async def _call(self, make: Callable[[], Awaitable[T]]) -> T:
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(is_transient),
-            stop=stop_after_attempt(self._retries + 1),
-            wait=BackoffWait(0.2, 10.0),  # a 429's Retry-After is honoured, as in the sync store
-        )
+    async def _run(self, operation: Operation[T]) -> T:
+        return await drive_async(operation, self._send)
+
+    async def _send(self, request: Request) -> Any:
+        """One request with retries, its errors mapped to photoseek's error tree."""
         try:
-            async for attempt in retrying:
-                with attempt:
-                    return await make()
-        except RetryError as exc:
-            last = exc.last_attempt.exception()
-            raise StoreUnavailable(
-                f"Qdrant server {self._target} unavailable after {self._retries + 1} attempt(s): "
-                f"{type(last).__name__}: {last}; check that it runs and that PHOTOSEEK_QDRANT__URL points at it"
-            ) from last
+            return await call_with_retries_async(
+                lambda: request(self.client), retries=self._retries, target=self.location
+            )
         except PhotoseekError:
             raise
         except Exception as exc:
-            if _not_found(exc):
-                raise CollectionNotFound(
-                    f"collection {self.collection!r} not found on {self._target}; create it with `photoseek ingest ...`"
-                ) from None
-            raise StoreError(f"Qdrant server {self._target}: {type(exc).__name__}: {exc}") from exc
-        raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
+            self._core.fail(exc)
+
+    @property
+    def supports_snapshots(self) -> bool:
+        """True for a server reached over the network; False for an in-process client."""
+        return self._core.supports_snapshots
+
+    def same_collection_as(self, other: object) -> bool:
+        """Whether ``other`` is an asyncio server store on this collection of the same server."""
+        if not isinstance(other, AsyncServerStore) or other.collection != self.collection:
+            return False
+        return other.client is self.client or (self.supports_snapshots and other.location == self.location)
 
     async def collection_exists(self) -> bool:
-        return await self._call(lambda: self.client.collection_exists(self.collection))
+        """Whether the collection exists on the server."""
+        return await self._run(self._core.collection_exists())
+
+    async def ensure_collection(self, vector_size: int, metadata: Mapping[str, Any] | None = None) -> bool:
+        """Create the collection unless it exists (see ``ServerStore.ensure_collection``)."""
+        return await self._run(self._core.ensure_collection(vector_size, metadata))
 
     async def info(self) -> CollectionInfo:
-        described = await self._call(lambda: self.client.get_collection(self.collection))
-        params = described.config.params.vectors
-        if isinstance(params, dict):
-            params = next(iter(params.values()))
-        assert params is not None
-        return CollectionInfo(
-            name=self.collection,
-            backend=self.backend,
-            location=self._target,
-            points_count=described.points_count or 0,
-            indexed_vectors_count=described.indexed_vectors_count,
-            vector_size=params.size,
-            distance=str(params.distance.value if hasattr(params.distance, "value") else params.distance),
-            indexed_fields={
-                k: str(getattr(v.data_type, "value", v.data_type)) for k, v in described.payload_schema.items()
-            },
-            metadata=dict(described.config.metadata or {}),
-        )
+        """Size (exact), vector size, distance, payload indexes and metadata of the collection."""
+        return await self._run(self._core.info())
 
-    async def _size(self) -> int:
-        if self._vector_size is None:
-            self._vector_size = (await self.info()).vector_size
-        return self._vector_size
+    async def get_metadata(self) -> dict[str, Any]:
+        """The collection's metadata (empty when none was set)."""
+        return await self._run(self._core.get_metadata())
 
-    def _request(
+    async def set_metadata(self, metadata: Mapping[str, Any]) -> None:
+        """Merge ``metadata`` (top-level keys) into the collection's metadata."""
+        await self._run(self._core.set_metadata(metadata))
+
+    async def delete_collection(self) -> None:
+        """Drop the collection and its points (nothing happens when it does not exist)."""
+        await self._run(self._core.delete_collection())
+
+    async def unindexed_tail(self) -> int:
+        """0: the server indexes in the background itself."""
+        return 0
+
+    async def optimize(self) -> bool:
+        """A no-op: the server runs its optimizers itself. Returns False."""
+        return False
+
+    async def upsert(self, ids: Sequence[str], vectors: np.ndarray, payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Insert or replace points, waiting until the server has applied the write."""
+        await self._run(self._core.upsert(ids, vectors, payloads))
+
+    async def set_payloads(self, ids: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the payloads of stored points, keeping their vectors; unknown ids are ignored."""
+        await self._run(self._core.set_payloads(ids, payloads))
+
+    async def delete(self, ids: Sequence[str]) -> None:
+        """Delete points by id; unknown ids are ignored."""
+        await self._run(self._core.delete(ids))
+
+    async def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Record]:
+        """The stored points among ``ids``, in the order asked (each id once)."""
+        return await self._run(self._core.retrieve(ids, with_vectors=with_vectors))
+
+    async def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are stored (as given)."""
+        return await self._run(self._core.existing_ids(ids))
+
+    async def count(self, filter: models.Filter | None = None) -> int:
+        """Exact number of points (matching ``filter``)."""
+        return await self._run(self._core.count(filter))
+
+    async def scroll(
         self,
-        vector: np.ndarray,
-        limit: int,
-        offset: int,
-        filter: models.Filter | None,
-        score_threshold: float | None,
-        exact: bool,
-        avoid: Sequence[np.ndarray] = (),
+        *,
+        limit: int = 256,
+        offset: str | None = None,
+        filter: models.Filter | None = None,
         with_vectors: bool = False,
-    ) -> models.QueryRequest:
-        """One query request; the callers check the vectors first (``query_vector``)."""
-        check_page(limit, offset)
-        query: Any = np.asarray(vector, dtype=np.float32).tolist()
-        if len(avoid):
-            query = models.RecommendQuery(
-                recommend=models.RecommendInput(
-                    positive=[query],
-                    negative=[np.asarray(v, dtype=np.float32).tolist() for v in avoid],
-                    strategy=models.RecommendStrategy.BEST_SCORE,  # as the sync stores do
-                )
-            )
-        return models.QueryRequest(
-            query=query,
-            limit=limit,
-            offset=offset,
-            filter=filter,
-            score_threshold=score_threshold,
-            params=models.SearchParams(hnsw_ef=self._hnsw_ef, exact=exact),
-            with_payload=True,
-            with_vector=with_vectors,
-        )
+    ) -> tuple[list[Record], str | None]:
+        """One page of points in id order and the id the next page starts at (None at the end)."""
+        return await self._run(self._core.scroll(limit=limit, offset=offset, filter=filter, with_vectors=with_vectors))
 
     async def query(
         self,
@@ -295,13 +266,19 @@ class AsyncServerStore:
         avoid: Sequence[np.ndarray] = (),
         with_vectors: bool = False,
     ) -> list[ScoredRecord]:
-        size = await self._size()
-        avoid = [query_vector(v, size) for v in avoid]
-        request = self._request(
-            query_vector(vector, size), limit, offset, filter, score_threshold, exact, avoid, with_vectors
+        """Nearest neighbours of ``vector``, best first (see ``ServerStore.query``)."""
+        return await self._run(
+            self._core.query(
+                vector,
+                limit=limit,
+                offset=offset,
+                filter=filter,
+                score_threshold=score_threshold,
+                exact=exact,
+                avoid=avoid,
+                with_vectors=with_vectors,
+            )
         )
-        answer = await self._call(lambda: self.client.query_batch_points(self.collection, requests=[request]))
-        return [_scored(p) for p in answer[0].points]
 
     async def query_batch(
         self,
@@ -313,45 +290,29 @@ class AsyncServerStore:
         score_threshold: float | None = None,
         exact: bool = False,
     ) -> list[list[ScoredRecord]]:
-        if len(vectors) == 0:
-            return []
-        matrix = query_matrix(vectors, await self._size())
-        requests = [self._request(v, limit, offset, filter, score_threshold, exact) for v in matrix]
-        answers = await self._call(lambda: self.client.query_batch_points(self.collection, requests=requests))
-        return [[_scored(p) for p in answer.points] for answer in answers]
-
-    async def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Record]:
-        points = await self._call(
-            lambda: self.client.retrieve(self.collection, ids=list(ids), with_payload=True, with_vectors=with_vectors)
-        )
-        found = {
-            str(p.id): Record(id=str(p.id), payload=dict(p.payload or {}), vector=_vector(p.vector)) for p in points
-        }
-        return [found[i] for i in ids if i in found]
-
-    async def scroll(
-        self,
-        *,
-        limit: int = 256,
-        offset: str | None = None,
-        filter: models.Filter | None = None,
-        with_vectors: bool = False,
-    ) -> tuple[list[Record], str | None]:
-        points, next_offset = await self._call(
-            lambda: self.client.scroll(
-                self.collection,
-                scroll_filter=filter,
-                limit=limit,
-                offset=offset,
-                with_payload=True,
-                with_vectors=with_vectors,
+        """``query`` for each row of ``vectors`` in one request."""
+        return await self._run(
+            self._core.query_batch(
+                vectors, limit=limit, offset=offset, filter=filter, score_threshold=score_threshold, exact=exact
             )
         )
-        records = [Record(id=str(p.id), payload=dict(p.payload or {}), vector=_vector(p.vector)) for p in points]
-        return records, None if next_offset is None else str(next_offset)
+
+    async def create_snapshot(self) -> Snapshot:
+        """Have the server snapshot the collection (see ``ServerStore.create_snapshot``)."""
+        return await self._run(self._core.create_snapshot())
+
+    async def download_snapshot(self, snapshot: Snapshot, destination: Path) -> Path:
+        """Download ``snapshot`` to ``destination`` in a worker thread."""
+        return await asyncio.to_thread(self._core.download_snapshot, snapshot, destination)
+
+    async def delete_snapshot(self, name: str) -> None:
+        """Delete the snapshot ``name`` from the server."""
+        await self._run(self._core.delete_snapshot(name))
 
     async def close(self) -> None:
-        await self.client.close()
+        """Close the client when this store built it."""
+        if self._owns_client:
+            await self.client.close()
 
 
 def open_async_store(settings: QdrantSettings) -> AsyncVectorStore:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from qdrant_client import models
+
+from photoseek.errors import CollectionNotFound
 
 # Key under which photoseek keeps its own record in the collection metadata
 # (which image model built the collection, see retrieval/identity.py).
@@ -45,6 +48,29 @@ class CollectionInfo:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """A snapshot a Qdrant server made of a collection: its name, size in bytes and SHA-256 (hex)."""
+
+    name: str
+    size: int | None = None
+    checksum: str | None = None
+
+
+def collection_not_found(collection: str, backend: str, location: str) -> CollectionNotFound:
+    """The one error for a missing collection: where it was looked for, and which command creates it.
+
+    Args:
+        collection: the collection's name.
+        backend: ``"embedded"`` or ``"server"``.
+        location: the embedded data folder or the server's URL.
+    """
+    return CollectionNotFound(
+        f"collection {collection!r} does not exist in the {backend} store at {location}; "
+        "`photoseek ingest` creates it (or set PHOTOSEEK_QDRANT__COLLECTION to an existing one)"
+    )
+
+
 @runtime_checkable
 class VectorStore(Protocol):
     """One Qdrant collection of photo points, on the embedded engine or on a server.
@@ -54,8 +80,31 @@ class VectorStore(Protocol):
     subclasses (``CollectionNotFound``, ``StoreUnavailable``, ...) and nothing else on purpose.
     """
 
-    backend: str  # "embedded" or "server"
+    backend: str  # "embedded" or "server", for people to read: callers ask the methods below
     collection: str
+
+    @property
+    def location(self) -> str:
+        """Where the collection lives: the embedded data folder (absolute) or the server's URL."""
+        ...
+
+    @property
+    def index_threshold(self) -> int | None:
+        """Unindexed points above which the store's first search builds the vector index itself.
+
+        None when the engine indexes in the background on its own (a server), so that
+        ``optimize()`` has nothing to do; an int when an ingest should call ``optimize()``.
+        """
+        ...
+
+    @property
+    def supports_snapshots(self) -> bool:
+        """Whether ``create_snapshot`` works here (a Qdrant server reached over the network)."""
+        ...
+
+    def same_collection_as(self, other: VectorStore) -> bool:
+        """Whether ``other`` is a handle on this very collection (same engine, place and name)."""
+        ...
 
     def collection_exists(self) -> bool:
         """Whether the collection exists."""
@@ -148,8 +197,29 @@ class VectorStore(Protocol):
         """One page of points in id order and the offset of the next page (None at the end)."""
         ...
 
+    def unindexed_tail(self) -> int:
+        """Points not in the vector index yet that ``optimize()`` would index (0 on a server)."""
+        ...
+
     def optimize(self) -> bool:
         """Build the vector index now (embedded); a no-op on a server. True if work was done."""
+        ...
+
+    def create_snapshot(self) -> Snapshot:
+        """Have the server snapshot the collection.
+
+        Raises:
+            ConfigError: the store has no snapshots (``supports_snapshots`` is False); the
+                message says what to do instead.
+        """
+        ...
+
+    def download_snapshot(self, snapshot: Snapshot, destination: Path) -> Path:
+        """Download ``snapshot`` to the file ``destination``, checking its size and checksum."""
+        ...
+
+    def delete_snapshot(self, name: str) -> None:
+        """Delete the snapshot ``name`` from the server."""
         ...
 
     def delete_collection(self) -> None:

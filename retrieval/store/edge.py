@@ -33,14 +33,11 @@ import qdrant_edge as qe
 from qdrant_client import models
 
 from photoseek.config.settings import QdrantSettings
-from photoseek.errors import (
-    CollectionMismatch,
-    QueryError,
-)
+from photoseek.errors import CollectionMismatch, ConfigError, QueryError
 from photoseek.retrieval.schema import INDEXED_FIELDS, IndexKind
-from photoseek.retrieval.store.base import CollectionInfo, Record, ScoredRecord
+from photoseek.retrieval.store.base import CollectionInfo, Record, ScoredRecord, Snapshot, VectorStore
 from photoseek.retrieval.store.edge_filters import translate_filter
-from photoseek.retrieval.store.edge_shards import CONFIG_FILE, SHARDS, OpenShard, edge_call, not_found
+from photoseek.retrieval.store.edge_shards import CONFIG_FILE, SHARDS, OpenShard, data_folder, edge_call, not_found
 from photoseek.retrieval.store.inputs import canonical_ids, check_page, query_matrix, query_vector, vector_batch
 
 log = logging.getLogger(__name__)
@@ -84,6 +81,8 @@ class EdgeStore:
     """
 
     backend = "embedded"
+    # Snapshots are a server's; the embedded store is a folder to copy (or ``photoseek migrate``).
+    supports_snapshots = False
 
     def __init__(
         self,
@@ -106,6 +105,20 @@ class EdgeStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def location(self) -> str:
+        """The data folder (absolute) that holds the collection's folder."""
+        return data_folder(self.folder)
+
+    @property
+    def index_threshold(self) -> int:
+        """Unindexed points above which the first search of a process builds the index first."""
+        return self._auto_optimize_tail
+
+    def same_collection_as(self, other: VectorStore) -> bool:
+        """Whether ``other`` is an embedded store on this collection folder."""
+        return isinstance(other, EdgeStore) and os.path.realpath(other.folder) == os.path.realpath(self.folder)
 
     # -- the shard ----------------------------------------------------------------------
 
@@ -248,6 +261,11 @@ class EdgeStore:
             if self.folder.exists():
                 shutil.rmtree(self.folder)
 
+    def unindexed_tail(self) -> int:
+        """Points stored but not in the HNSW index yet (a search scans them one by one)."""
+        shard_info = self._call(self._shard().info)
+        return max(0, int(shard_info.points_count) - int(shard_info.indexed_vectors_count or 0))
+
     def optimize(self) -> bool:
         """Build the HNSW index and merge segments now; True if there was work to do."""
         entry = self._open()[0]
@@ -261,6 +279,27 @@ class EdgeStore:
             entry, self._entry = self._entry, None
         if entry is not None:
             SHARDS.release(entry)
+
+    # -- snapshots ----------------------------------------------------------------------
+
+    def _no_snapshots(self) -> ConfigError:
+        return ConfigError(
+            "snapshots are made by a Qdrant server: set PHOTOSEEK_QDRANT__URL. The embedded store is "
+            f"the folder {self.folder}: copy it while no photoseek process has it open, or move it to "
+            "a server with `photoseek migrate --to URL`"
+        )
+
+    def create_snapshot(self) -> Snapshot:
+        """Raises ``ConfigError``: the embedded store has no snapshots (the message says what to do)."""
+        raise self._no_snapshots()
+
+    def download_snapshot(self, snapshot: Snapshot, destination: Path) -> Path:
+        """Raises ``ConfigError``: the embedded store has no snapshots."""
+        raise self._no_snapshots()
+
+    def delete_snapshot(self, name: str) -> None:
+        """Raises ``ConfigError``: the embedded store has no snapshots."""
+        raise self._no_snapshots()
 
     # -- points -------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from typing import TypeVar
 import qdrant_edge as qe
 
 from photoseek.errors import CollectionNotFound, PhotoseekError, StoreError, StoreLocked
+from photoseek.retrieval.store.base import collection_not_found
 
 T = TypeVar("T")
 
@@ -92,11 +93,14 @@ class ShardRegistry:
 SHARDS = ShardRegistry()
 
 
+def data_folder(folder: Path) -> str:
+    """The embedded data folder (absolute) that holds the collection folder ``folder``."""
+    return str(folder.resolve().parent)
+
+
 def not_found(folder: Path) -> CollectionNotFound:
-    return CollectionNotFound(
-        f"collection {folder.name!r} not found in the embedded store {folder.parent}; "
-        "create it with `photoseek ingest ...` (or check PHOTOSEEK_QDRANT__PATH and PHOTOSEEK_QDRANT__COLLECTION)"
-    )
+    """The error for the collection folder ``folder`` missing."""
+    return collection_not_found(folder.name, "embedded", data_folder(folder))
 
 
 def edge_call(folder: Path, call: Callable[[], T]) -> T:

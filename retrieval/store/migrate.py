@@ -22,7 +22,7 @@ import numpy as np
 
 from photoseek.errors import CollectionNotFound, ModelIdentityError, StoreError
 from photoseek.retrieval.identity import stored_identity
-from photoseek.retrieval.store.base import VectorStore
+from photoseek.retrieval.store.base import VectorStore, collection_not_found
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +54,7 @@ class MigrationReport:
 
 def describe(store: VectorStore) -> str:
     """``backend:location/collection``: which collection a store holds, for checkpoints and messages."""
-    folder = getattr(store, "folder", None)
-    location = str(Path(folder).resolve().parent) if folder is not None else getattr(store, "location", "?")
-    return f"{store.backend}:{location}/{store.collection}"
-
-
-def _same_collection(source: VectorStore, target: VectorStore) -> bool:
-    if describe(source) != describe(target):
-        return False
-    # Two in-process clients (tests) share a placeholder location but not their data.
-    client = getattr(source, "client", None)
-    return client is None or client is getattr(target, "client", None) or "://" in describe(source)
+    return f"{store.backend}:{store.location}/{store.collection}"
 
 
 class Checkpoint:
@@ -166,11 +156,12 @@ def migrate(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    if _same_collection(source, target):
+    if source.same_collection_as(target):
         raise ValueError(f"source and target are the same collection ({describe(source)})")
     started = time.monotonic()
     if not source.collection_exists():
-        raise CollectionNotFound(f"nothing to copy: collection {describe(source)} does not exist")
+        absent = collection_not_found(source.collection, source.backend, source.location)
+        raise CollectionNotFound(f"nothing to copy: {absent}")
 
     metadata = source.get_metadata()
     if target.collection_exists():

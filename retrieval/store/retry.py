@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx
 from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 from tenacity import (
+    AsyncRetrying,
     RetryCallState,
     RetryError,
     Retrying,
@@ -68,10 +69,7 @@ def _retry_after(exc: BaseException | None) -> float | None:
 
 
 class BackoffWait:
-    """Exponential backoff with full jitter, stretched to a Retry-After the server sent.
-
-    A tenacity ``wait``: the sync and the asyncio server stores both wait with it.
-    """
+    """Exponential backoff with full jitter, stretched to a Retry-After the server sent (a tenacity ``wait``)."""
 
     def __init__(self, initial: float, maximum: float) -> None:
         self._backoff = wait_random_exponential(multiplier=initial, max=maximum)
@@ -107,21 +105,51 @@ def call_with_retries(
         StoreUnavailable: the last attempt failed with a transient error.
         Exception: a permanent error, at once and unchanged.
     """
-    retrying = Retrying(
-        retry=retry_if_exception(is_transient),
-        stop=stop_after_attempt(retries + 1),
-        wait=BackoffWait(initial_wait, max_wait),
-        reraise=False,
-    )
+    retrying = Retrying(**_policy(retries, initial_wait, max_wait))
     try:
         return retrying(call)
     except RetryError as exc:
-        last = exc.last_attempt.exception()
-        reason = _short(last)
-        raise StoreUnavailable(
-            f"Qdrant server {target} unavailable after {retries + 1} attempt(s): {reason}; "
-            "check that it runs and that PHOTOSEEK_QDRANT__URL points at it"
-        ) from last
+        raise _unavailable(target, retries, exc) from exc.last_attempt.exception()
+
+
+async def call_with_retries_async(
+    make: Callable[[], Awaitable[T]],
+    *,
+    retries: int,
+    target: str,
+    initial_wait: float = 0.2,
+    max_wait: float = 10.0,
+) -> T:
+    """``call_with_retries`` for asyncio: ``make`` starts one attempt (a fresh awaitable each time).
+
+    The same policy, waits and errors as the synchronous one; the waits do not block the loop.
+    """
+    retrying = AsyncRetrying(**_policy(retries, initial_wait, max_wait))
+
+    async def attempt() -> T:  # a coroutine function, so tenacity awaits each attempt
+        return await make()
+
+    try:
+        return await retrying(attempt)
+    except RetryError as exc:
+        raise _unavailable(target, retries, exc) from exc.last_attempt.exception()
+
+
+def _policy(retries: int, initial_wait: float, max_wait: float) -> dict[str, Any]:
+    """The retry policy both ``call_with_retries`` flavours follow."""
+    return {
+        "retry": retry_if_exception(is_transient),
+        "stop": stop_after_attempt(retries + 1),
+        "wait": BackoffWait(initial_wait, max_wait),
+        "reraise": False,
+    }
+
+
+def _unavailable(target: str, retries: int, error: RetryError) -> StoreUnavailable:
+    return StoreUnavailable(
+        f"Qdrant server {target} unavailable after {retries + 1} attempt(s): "
+        f"{_short(error.last_attempt.exception())}; check that it runs and that PHOTOSEEK_QDRANT__URL points at it"
+    )
 
 
 def _short(exc: BaseException | None) -> str:

@@ -255,18 +255,14 @@ def test_folder_source_without_metadata(tmp_path: Path, encoder: ClipEncoder) ->
     store.close()
 
 
-def test_a_stopped_run_leaves_the_index_to_the_next_run(
-    tmp_path: Path, encoder: ClipEncoder, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_stopped_run_leaves_the_index_to_the_next_run(tmp_path: Path, encoder: ClipEncoder) -> None:
     """Stopping must not start a long index build; the next run builds it even with nothing new."""
-    import photoseek.ingest.pipeline as pipeline_module
-
-    monkeypatch.setattr(pipeline_module, "CHEAP_TO_SCAN", 1)  # these few points count as a tail
     root = tmp_path / "pictures"
     root.mkdir()
     for index in range(150):
         (root / f"{index:03d}.jpg").write_bytes(jpeg_bytes(40, 30, (index, 0, 0)))
-    store = EdgeStore(QdrantSettings(path=tmp_path / "q", collection="mine"))
+    settings = QdrantSettings(path=tmp_path / "q", collection="mine")
+    store = EdgeStore(settings, auto_optimize_tail=1)  # these few points count as a tail
     store.ensure_collection(encoder.dimension)
     builds: list[int] = []
 
@@ -293,7 +289,8 @@ def test_a_stopped_run_leaves_the_index_to_the_next_run(
     assert builds == [150]
     again = run(stop_after_first=False)  # nothing new
     assert again.indexed == 0 and builds == [150, 150]  # the tail (never indexed: tiny) is built again
-    monkeypatch.setattr(pipeline_module, "CHEAP_TO_SCAN", 1_000)
+    store.close()
+    store = EdgeStore(settings, auto_optimize_tail=1_000)
     run(stop_after_first=False)
     assert builds == [150, 150], "a small tail is left to scans"
     store.close()
@@ -450,11 +447,3 @@ def test_a_downloader_that_cannot_start_stops_the_job(tmp_path: Path, encoder: C
     with pytest.raises(FileNotFoundError, match="SSL_CERT_FILE"):
         pipeline.run()
     store.close()
-
-
-def test_shard_workers_get_their_own_failures_file() -> None:
-    from photoseek.commands.ingest import failures_path
-    from photoseek.config.settings import Settings
-
-    paths = {failures_path(Settings(ingest={"shard": f"{k}/3"})) for k in range(3)}  # type: ignore[arg-type]
-    assert len(paths) == 3 and failures_path(Settings()) not in paths

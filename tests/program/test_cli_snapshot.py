@@ -1,4 +1,5 @@
-"""``photoseek snapshot``: the download against a real loopback HTTP server, the embedded-store answer."""
+"""``photoseek snapshot``: the whole command and the download against a loopback HTTP server playing
+Qdrant's REST API, and the embedded store's answer."""
 
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
 
 from photoseek.cli import main
-from photoseek.commands.snapshot import download_snapshot
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import StoreError, StoreUnavailable
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.server import ServerStore
+from photoseek.retrieval.store.snapshots import download_snapshot
 
 SERVER_URL_VAR = "PHOTOSEEK_TEST_QDRANT_URL"
 BODY = os.urandom(3 * 1024 * 1024 + 17)  # a few chunks and a ragged end
@@ -28,13 +30,19 @@ KEY = "s3cret"
 
 
 class SnapshotServer(ThreadingHTTPServer):
-    """Serves BODY at Qdrant's snapshot download path, to requests that carry the API key."""
+    """Qdrant's snapshot API for collection ``photos``, to requests that carry the API key.
+
+    It says whether the collection exists, "creates" snapshot NAME of BODY, serves it at the
+    download path and deletes it.
+    """
 
     daemon_threads = True
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
-        self.requests: list[tuple[str, str | None]] = []
+        self.requests: list[tuple[str, str | None]] = []  # downloads: (path, api key)
+        self.calls: list[tuple[str, str]] = []  # every request: (method, path)
+        self.collection_exists = True
 
     @property
     def url(self) -> str:
@@ -45,13 +53,42 @@ class _Handler(BaseHTTPRequestHandler):
     server: SnapshotServer
 
     def do_GET(self) -> None:  # noqa: N802 - the http.server naming
+        path = urlsplit(self.path).path
+        self.server.calls.append(("GET", path))
+        if path == "/collections/photos/exists" and self._authorised():
+            self._result({"exists": self.server.collection_exists})
+            return
         self.server.requests.append((self.path, self.headers.get("api-key")))
-        if self.headers.get("api-key") != KEY:
-            self._reply(403, b'{"status":{"error":"Invalid api-key"}}')
-        elif self.path != f"/collections/photos/snapshots/{NAME}":
+        if not self._authorised():
+            return
+        if self.path != f"/collections/photos/snapshots/{NAME}":
             self._reply(404, b'{"status":{"error":"Snapshot not found"}}')
         else:
             self._reply(200, BODY)
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server naming
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        path = urlsplit(self.path).path
+        self.server.calls.append(("POST", path))
+        if self._authorised() and path == "/collections/photos/snapshots":
+            checksum = hashlib.sha256(BODY).hexdigest()
+            made = "2026-01-01T00:00:00"
+            self._result({"name": NAME, "creation_time": made, "size": len(BODY), "checksum": checksum})
+
+    def do_DELETE(self) -> None:  # noqa: N802 - the http.server naming
+        path = urlsplit(self.path).path
+        self.server.calls.append(("DELETE", path))
+        if self._authorised():
+            self._result(True)
+
+    def _authorised(self) -> bool:
+        if self.headers.get("api-key") == KEY:
+            return True
+        self._reply(403, b'{"status":{"error":"Invalid api-key"}}')
+        return False
+
+    def _result(self, result: object) -> None:
+        self._reply(200, json.dumps({"result": result, "status": "ok", "time": 0.0}).encode())
 
     def _reply(self, status: int, body: bytes) -> None:
         self.send_response(status)
@@ -109,6 +146,48 @@ def test_embedded_store_gets_a_clear_answer(capsys: pytest.CaptureFixture[str]) 
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert "PHOTOSEEK_QDRANT__URL" in err and "photoseek migrate" in err
+
+
+@pytest.fixture
+def configured(snapshot_server: SnapshotServer, monkeypatch: pytest.MonkeyPatch) -> SnapshotServer:
+    """The command's settings point at ``snapshot_server`` over REST, with its API key."""
+    monkeypatch.setenv("PHOTOSEEK_QDRANT__URL", snapshot_server.url)
+    monkeypatch.setenv("PHOTOSEEK_QDRANT__API_KEY", KEY)
+    monkeypatch.setenv("PHOTOSEEK_QDRANT__PREFER_GRPC", "false")
+    monkeypatch.setenv("PHOTOSEEK_QDRANT__COLLECTION", "photos")
+    monkeypatch.setenv("PHOTOSEEK_QDRANT__RETRIES", "0")
+    return snapshot_server
+
+
+@pytest.mark.filterwarnings("ignore:Api key is used with an insecure connection")
+def test_the_command_creates_downloads_and_deletes_the_snapshot(
+    configured: SnapshotServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["snapshot", "--output", str(tmp_path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report == {"file": str(tmp_path / NAME), "name": NAME, "size": len(BODY), "kept": False}
+    assert (tmp_path / NAME).read_bytes() == BODY
+    assert configured.calls == [
+        ("GET", "/collections/photos/exists"),
+        ("POST", "/collections/photos/snapshots"),
+        ("GET", f"/collections/photos/snapshots/{NAME}"),
+        ("DELETE", f"/collections/photos/snapshots/{NAME}"),
+    ]
+
+
+@pytest.mark.filterwarnings("ignore:Api key is used with an insecure connection")
+def test_keep_leaves_the_snapshot_and_a_missing_collection_is_said(
+    configured: SnapshotServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "backup.snapshot"
+    assert main(["snapshot", "--output", str(target), "--keep"]) == 0
+    assert target.read_bytes() == BODY and "written to" in capsys.readouterr().out
+    assert ("DELETE", f"/collections/photos/snapshots/{NAME}") not in configured.calls
+    configured.collection_exists = False
+    configured.calls.clear()
+    assert main(["snapshot", "--output", str(tmp_path)]) == 1
+    assert "collection 'photos' does not exist in the server store" in capsys.readouterr().err
+    assert configured.calls == [("GET", "/collections/photos/exists")], "no snapshot of nothing"
 
 
 @pytest.mark.server

@@ -121,7 +121,7 @@ def test_async_errors(tmp_path: Path) -> None:
         search = AsyncImageSearch(AsyncServerStore(settings, client=AsyncQdrantClient(":memory:")), WordEncoder())
         with pytest.raises(QueryError, match="query text is empty"):
             await search.search(" ")
-        gone = r"'gone' does not exist in the server store; `photoseek ingest` creates it"
+        gone = r"'gone' does not exist in the server store at in-process qdrant-client; `photoseek ingest` creates it"
         with pytest.raises(CollectionNotFound, match=gone):
             await search.search("dog")
         with pytest.raises(CollectionNotFound, match="photoseek ingest"):

@@ -1,14 +1,17 @@
-"""Photo points with realistic payloads (retrieval/schema.py), the same for every backend."""
+"""Photo points with realistic payloads (retrieval/schema.py); the contract tests' stores, asyncio ones too."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from store_backends import CONTRACT_BACKENDS, ContractStores
 
 from photoseek.retrieval.schema import point_id
 
@@ -109,3 +112,11 @@ def make_photo_points(n: int, dim: int, seed: int = 7) -> PhotoPoints:
 def photo_points() -> PhotoPoints:
     """300 photo points of dimension 32."""
     return make_photo_points(300, 32)
+
+
+@pytest.fixture(params=CONTRACT_BACKENDS)
+def store_factory(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[ContractStores]:
+    """The stores of each backend for the contract tests: the retrieval conftest's, and the asyncio server store."""
+    factory = ContractStores(request.param, data_dir / "qdrant")
+    yield factory
+    factory.close()

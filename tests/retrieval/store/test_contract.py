@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from qdrant_client import models
 
-from photoseek.errors import CollectionMismatch, CollectionNotFound, QueryError
+from photoseek.errors import CollectionMismatch, CollectionNotFound, ConfigError, QueryError
 from photoseek.retrieval.schema import INDEXED_FIELDS, point_id
 from photoseek.retrieval.store.base import VectorStore
 
@@ -52,7 +52,7 @@ def test_ensure_collection_creates_once_with_schema_indexes(store_factory):
     assert store.ensure_collection(DIM) is False
     info = store.info()
     assert (info.vector_size, info.distance, info.points_count) == (DIM, "Cosine", 0)
-    if store_factory.backend != "local":  # local mode keeps no payload indexes
+    if not store_factory.in_process:  # local mode keeps no payload indexes
         assert info.indexed_fields == {path: kind.value for path, kind in INDEXED_FIELDS.items()}
 
 
@@ -84,6 +84,9 @@ def test_retrieve_returns_the_points_asked_in_order(filled):
     # Cosine collections store unit vectors.
     np.testing.assert_allclose(got[1].vector, vectors[2] / np.linalg.norm(vectors[2]), atol=1e-6)
     assert store.retrieve([ids[1]])[0].vector is None
+    # Ids are canonicalised on the way in: an upper-case UUID finds the point, under its canonical id.
+    assert [r.id for r in store.retrieve([ids[5].upper()])] == [ids[5]]
+    assert [r.id for r in store.retrieve([ids[5].upper(), ids[5]])] == [ids[5]], "each point once"
 
 
 def test_upsert_of_the_same_id_replaces_the_point(filled):
@@ -166,6 +169,7 @@ def test_delete_ignores_unknown_ids(filled):
     store, ids, _ = filled
     store.delete([ids[0], ids[1], point_id("ghost")])
     assert store.count() == 38
+    assert store.info().points_count == 38, "info counts exactly, as count() does"
     assert store.existing_ids(ids[:3]) == {ids[2]}
 
 
@@ -208,3 +212,47 @@ def test_delete_collection_drops_everything(filled, store_factory):
     assert not store_factory().collection_exists()
     assert store.ensure_collection(DIM) is True
     assert store.count() == 0
+
+
+def test_location_names_where_the_collection_lives(store_factory):
+    store = store_factory()
+    assert isinstance(store.location, str) and store.location
+    if store_factory.backend == "edge":
+        assert store.location == str(store_factory.data_dir.resolve())
+    with pytest.raises(CollectionNotFound) as caught:
+        store.count()
+    assert store.location in str(caught.value) and store.backend in str(caught.value)
+
+
+def test_same_collection_as_tells_handles_on_one_collection_apart(store_factory):
+    store = store_factory()
+    assert store.same_collection_as(store)
+    assert store.same_collection_as(store_factory())  # a second handle, same place and name
+    assert not store.same_collection_as(store_factory("other"))
+    other_place = store_factory(path=store_factory.data_dir / "elsewhere")
+    assert store.same_collection_as(other_place) is (store_factory.backend != "edge")
+
+
+def test_what_is_left_to_index_and_who_builds_the_index(filled):
+    store, _, _ = filled
+    if store.index_threshold is None:
+        # The engine indexes in the background: nothing for an ingest to build.
+        assert store.unindexed_tail() == 0
+        assert store.optimize() is False
+    else:
+        assert store.index_threshold > 0
+        # Forty points are far below any segment Qdrant indexes: all of them stay a tail.
+        assert store.unindexed_tail() == 40
+        store.optimize()
+        assert 0 <= store.unindexed_tail() <= 40
+
+
+def test_snapshots_exist_only_on_a_server_over_the_network(filled):
+    store, _, _ = filled
+    if not store.supports_snapshots:
+        with pytest.raises(ConfigError, match="PHOTOSEEK_QDRANT__URL"):
+            store.create_snapshot()
+        return
+    snapshot = store.create_snapshot()
+    assert snapshot.name and snapshot.size
+    store.delete_snapshot(snapshot.name)
