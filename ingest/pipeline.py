@@ -38,7 +38,7 @@ from photoseek.ingest.decode import DecodePool
 from photoseek.ingest.fetch import Fetcher
 from photoseek.ingest.ledger import Failure, Ledger
 from photoseek.ingest.report import IngestReport
-from photoseek.ingest.sources.record import SourceFailure, SourceRecord
+from photoseek.ingest.sources.record import SourceFailure, SourceItem, SourceRecord, SourceWarning
 from photoseek.retrieval.encoder import Encoder
 from photoseek.retrieval.local_files import display_path
 from photoseek.retrieval.store.base import VectorStore
@@ -81,7 +81,7 @@ class Pipeline:
     """One ingest run. Build it, call ``run()`` once; ``stop()`` from a signal handler.
 
     Args:
-        source: records and failures, read lazily (``UnsplashSource``, ``FolderSource``). A
+        source: records, failures and field warnings, read lazily (``UnsplashSource``, ``FolderSource``). A
             source may also have ``limit`` (a run it cuts short is not a whole read) and
             ``read_again(failure)`` (which earlier malformed rows a whole read of it meets again).
         store: where the points go.
@@ -97,7 +97,7 @@ class Pipeline:
 
     def __init__(
         self,
-        source: Iterable[SourceRecord | SourceFailure],
+        source: Iterable[SourceItem],
         *,
         store: VectorStore,
         encoder: Encoder,
@@ -258,6 +258,10 @@ class Pipeline:
             for item in self.source:
                 if self._stop.is_set():
                     break
+                if isinstance(item, SourceWarning):
+                    if self.options.retry_ids is None:
+                        self._warn(item)
+                    continue
                 if isinstance(item, SourceFailure):
                     if self.options.retry_ids is None:
                         self._count_seen(1)
@@ -406,6 +410,17 @@ class Pipeline:
             self.report.failed += 1
             self.report.failures_by_reason[failure.reason] += 1
 
+    def _warn(self, warning: SourceWarning) -> None:
+        # A field warning: listed in the failures file, counted apart, never a failed photo.
+        self.ledger.record(
+            Failure(
+                warning.id, warning.ref, warning.stage, warning.reason, warning.detail, photo_id=warning.photo_id,
+                origin=warning.origin, severity="warning", field=warning.field,
+            )
+        )
+        with self._lock:
+            self.report.count_warning(warning.field, warning.reason)
+
     # ----------------------------------------------------------------- encode and write
 
     def _next_batch(self) -> list[_Decoded] | None:
@@ -494,7 +509,7 @@ class Pipeline:
                 self.report.indexed += len(ids)
 
 
-def run_pipeline(source: Iterable[SourceRecord | SourceFailure], **kwargs: Any) -> IngestReport:
+def run_pipeline(source: Iterable[SourceItem], **kwargs: Any) -> IngestReport:
     """Build a :class:`Pipeline` over ``source`` and run it (see its arguments)."""
     return Pipeline(source, **kwargs).run()
 

@@ -153,6 +153,8 @@ def image_metadata(path: Path) -> dict[str, Any]:
     exposure = _exposure(exif_ifd.get(EXPOSURE_TIME))
     if exposure:
         camera["exposure_time"] = exposure
+        # The same indexed number as the Unsplash source gives, so that one range filter serves both.
+        camera["exposure_seconds"] = round(_number(exif_ifd.get(EXPOSURE_TIME)), 6)  # type: ignore[arg-type]
     if camera:
         meta["camera"] = camera
     lat = _degrees(gps.get(GPS_LAT), gps.get(GPS_LAT_REF))
