@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"collection      {info.name}")
     print(f"backend         {info.backend} ({info.location})")
-    print(f"points          {info.points_count}")
+    print(f"points          {stored}")
     if written is not None:
         print(f"points written  {written} (the most it has held after a photoseek write)")
     if info.indexed_vectors_count is not None:
