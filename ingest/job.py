@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Protocol
 
 from photoseek.config.settings import IngestSettings, Settings
+from photoseek.errors import PhotoseekError
 from photoseek.ingest.ledger import Ledger
 from photoseek.ingest.pipeline import Pipeline, PipelineOptions
 from photoseek.ingest.report import IngestReport
@@ -15,6 +17,9 @@ from photoseek.ingest.sources.record import SourceItem
 from photoseek.retrieval.encoder import Encoder
 from photoseek.retrieval.identity import IdentifiedEncoder, check_identity, check_metadata, record_identity
 from photoseek.retrieval.store.base import VectorStore
+from photoseek.retrieval.written_count import WrittenTally, shortfall, shortfall_message
+
+log = logging.getLogger(__name__)
 
 
 class JobEncoder(Encoder, IdentifiedEncoder, Protocol):
@@ -45,7 +50,9 @@ def run_ingest(
     existing collection must have been built by the encoder's image model (a collection
     without a record is accepted); the collection is created if missing and the image model
     is recorded in it when it has no record; then the pipeline runs. Nothing is created when
-    the models do not fit. Photos already stored are skipped (unless ``options`` says
+    the models do not fit. A collection holding fewer points than its record of points written
+    gets a warning (logged) before the run; the record is raised every few seconds during the
+    run and at its end. Photos already stored are skipped (unless ``options`` says
     otherwise), so a re-run after a stop resumes and a re-run after a whole run writes nothing.
 
     The caller opens and closes the store, and prints or writes the report.
@@ -76,6 +83,7 @@ def run_ingest(
     """
     if store.collection_exists():
         recorded = check_identity(store, encoder, allow_unpaired_text_model)
+        _warn_on_shortfall(store)
     else:
         # No collection yet: only the text/image pairing can be wrong, and it is checked before
         # anything is created.
@@ -83,6 +91,13 @@ def run_ingest(
     store.ensure_collection(encoder.dimension)
     if recorded is None:
         record_identity(store, encoder)
+    tally = WrittenTally(store)
+
+    def after_batch(report: IngestReport) -> None:
+        tally.after_batch()
+        if progress is not None:
+            progress(report)
+
     pipeline = Pipeline(
         source,
         store=store,
@@ -90,11 +105,25 @@ def run_ingest(
         ingest=ingest,
         ledger=ledger,
         options=options or PipelineOptions(batch_size=encoder.batch_size),
-        progress=progress,
+        progress=after_batch,
         on_optimize=on_optimize,
     )
-    with while_running(pipeline) if while_running is not None else nullcontext():
-        return pipeline.run()
+    try:
+        with while_running(pipeline) if while_running is not None else nullcontext():
+            return pipeline.run()
+    finally:
+        tally.finish()
+
+
+def _warn_on_shortfall(store: VectorStore) -> None:
+    """Log a warning when the collection holds fewer points than photoseek wrote to it."""
+    try:
+        missing = shortfall(store)
+    except PhotoseekError as exc:  # a store that cannot be counted fails the run with its own message
+        log.debug("could not compare the count with the record of points written: %s", exc)
+        return
+    if missing is not None:
+        log.warning(shortfall_message(store.collection, *missing))
 
 
 def failures_path(settings: Settings) -> Path:

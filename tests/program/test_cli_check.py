@@ -11,6 +11,7 @@ import pytest
 from photoseek.cli import main
 from photoseek.config.settings import QdrantSettings
 from photoseek.retrieval.store.edge import EdgeStore
+from photoseek.retrieval.written_count import set_written, written_in_metadata
 
 DIM, N = 16, 200
 
@@ -23,6 +24,7 @@ def _build(base: Path) -> list[str]:
     store = EdgeStore(QdrantSettings(path=base, collection="c"))
     store.ensure_collection(DIM)
     store.upsert(ids, vectors, [{"photo_id": f"p{i}"} for i in range(N)])
+    set_written(store, N)  # as an ingest records it
     store.close()
     return ids
 
@@ -49,4 +51,10 @@ def test_check_finds_damaged_vectors_and_repair_deletes_them(
     assert main(["check", "--repair"]) == 0
     assert "deleted 10 damaged points" in capsys.readouterr().out
     assert main(["check"]) == 0
-    assert "190 points counted, 190 listed, 190 read whole, 0 damaged" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "190 points counted, 190 listed, 190 read whole, 0 damaged" in out and "missing" not in out
+    # The repair lowered the record of points written, so nothing warns about the points it deleted.
+    with EdgeStore(QdrantSettings(path=tmp_path, collection="c")) as store:
+        assert written_in_metadata(store.get_metadata()) == 190
+    assert main(["info"]) == 0
+    assert "missing" not in capsys.readouterr().err
