@@ -28,7 +28,7 @@ from photoseek.retrieval.store.async_server import (
     ThreadedStore,
     open_async_store,
 )
-from photoseek.retrieval.store.base import Record
+from photoseek.retrieval.store.base import FacetCount, Record
 
 if TYPE_CHECKING:
     from photoseek.retrieval.encoder import Encoder
@@ -201,6 +201,21 @@ class AsyncImageSearch(_SearchCore):
                 exact=options.exact,
             )
         return [_hits(batch) for batch in batches]
+
+    async def facets(
+        self,
+        field: str,
+        *,
+        limit: int | None = None,
+        filter: models.Filter | None = None,
+        **where: Any,
+    ) -> list[FacetCount]:
+        """How many photos hold each value of a field among those matching the filters
+        (see ``ImageSearch.facets``)."""
+        key, count, query_filter = self._facet_request(field, limit, filter, where)
+        await self.check()
+        with self._collection_may_vanish():
+            return await self.store.facet(key, limit=count, filter=query_filter)
 
     async def _lookup(self, photo_id: str, source: str | None) -> Record:
         with self._collection_may_vanish():

@@ -19,6 +19,7 @@ from qdrant_client import models
 
 from photoseek.config.settings import RetrievalSettings, Settings, load_settings
 from photoseek.errors import CollectionMismatch, CollectionNotFound, PhotoNotFound, QueryError
+from photoseek.retrieval.facets import check_facet_limit, facet_field
 from photoseek.retrieval.filters import build_filter
 from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.identity import IdentifiedEncoder, check_metadata
@@ -26,6 +27,7 @@ from photoseek.retrieval.preprocess import to_8bit, to_rgb
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.base import (
     CollectionInfo,
+    FacetCount,
     Record,
     ScoredRecord,
     VectorStore,
@@ -107,6 +109,13 @@ class _SearchCore:
             score_threshold=None if threshold is None else float(threshold),
             exact=self.defaults.exact if exact is None else bool(exact),
         )
+
+    @staticmethod
+    def _facet_request(
+        field: str, limit: int | None, filter: models.Filter | None, where: Mapping[str, Any]
+    ) -> tuple[str, int, models.Filter | None]:
+        """A facet request checked: the payload path, the limit and the filter."""
+        return facet_field(field), check_facet_limit(limit), build_filter(filter, where)
 
     @staticmethod
     def _texts(texts: Sequence[str], what: str) -> list[str]:
@@ -424,6 +433,37 @@ class ImageSearch(_SearchCore):
                 exact=options.exact,
             )
         return [_hits(batch) for batch in batches]
+
+    def facets(
+        self,
+        field: str,
+        *,
+        limit: int | None = None,
+        filter: models.Filter | None = None,
+        **where: Any,
+    ) -> list[FacetCount]:
+        """How many photos hold each value of a field, among the photos matching the filters.
+
+        Args:
+            field: a keyword-indexed payload field (``"location.country"``, ``"keywords"``,
+                ``"photographer"``, ...; see ``photoseek.retrieval.facets.facetable_fields``)
+                or a ``where`` key naming one (``"country"``, ``"camera_make"``).
+            limit: how many values, most frequent first (default 10).
+            filter: a ``qdrant_client.models.Filter``, ANDed with ``where``.
+            **where: keyword filters, as in :meth:`search`.
+
+        Returns:
+            ``FacetCount(value, count)`` most frequent first, ties by value; exact counts.
+            A photo whose list holds a value counts once for it.
+
+        Raises:
+            QueryError: a field that cannot be faceted (the message lists those that can),
+                an invalid limit or keyword filter.
+        """
+        key, count, query_filter = self._facet_request(field, limit, filter, where)
+        self.check()
+        with self._collection_may_vanish():
+            return self.store.facet(key, limit=count, filter=query_filter)
 
     def _lookup(self, photo_id: str, source: str | None) -> Record:
         with self._collection_may_vanish():

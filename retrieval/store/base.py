@@ -49,6 +49,19 @@ class CollectionInfo:
 
 
 @dataclass(frozen=True)
+class FacetCount:
+    """One value of a payload field and the number of points that hold it (a point counts once)."""
+
+    value: str | int | bool
+    count: int
+
+
+def ordered_facets(counts: Sequence[FacetCount], limit: int) -> list[FacetCount]:
+    """Counts most frequent first, ties by value, cut to ``limit``: one order on every backend."""
+    return sorted(counts, key=lambda c: (-c.count, str(c.value)))[:limit]
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """A snapshot a Qdrant server made of a collection: its name, size in bytes and SHA-256 (hex)."""
 
@@ -184,6 +197,14 @@ class VectorStore(Protocol):
 
     def delete(self, ids: Sequence[str]) -> None:
         """Delete points by id; unknown ids are ignored."""
+        ...
+
+    def facet(self, key: str, *, limit: int = 10, filter: models.Filter | None = None) -> list[FacetCount]:
+        """Exact counts of the values of the indexed field ``key`` among the points matching ``filter``.
+
+        Most frequent first (ties by value), at most ``limit`` values; a point holding a value
+        several times (in a list) counts once for it.
+        """
         ...
 
     def scroll(
