@@ -19,6 +19,7 @@ from qdrant_client import models
 
 from photoseek.config.settings import RetrievalSettings, Settings, load_settings
 from photoseek.errors import CollectionMismatch, CollectionNotFound, PhotoNotFound, QueryError
+from photoseek.retrieval.duplicates import DuplicateGroup, find_duplicates
 from photoseek.retrieval.facets import check_facet_limit, facet_field
 from photoseek.retrieval.filters import build_filter
 from photoseek.retrieval.hits import Hit
@@ -464,6 +465,31 @@ class ImageSearch(_SearchCore):
         self.check()
         with self._collection_may_vanish():
             return self.store.facet(key, limit=count, filter=query_filter)
+
+    def duplicates(
+        self,
+        *,
+        threshold: float | None = None,
+        filter: models.Filter | None = None,
+        **where: Any,
+    ) -> list[DuplicateGroup]:
+        """Groups of near-identical photos among those matching the filters, largest first.
+
+        Compares the stored vectors (no model runs): see ``photoseek.retrieval.duplicates``.
+
+        Args:
+            threshold: cosine similarity at or above which two photos are near-identical
+                (default ``duplicates.DEFAULT_DUPLICATE_THRESHOLD``, 0.95).
+            filter: a ``qdrant_client.models.Filter``, ANDed with ``where``.
+            **where: keyword filters, as in :meth:`search`.
+
+        Raises:
+            QueryError: an invalid threshold or keyword filter.
+        """
+        query_filter = build_filter(filter, where)
+        self.check()
+        with self._collection_may_vanish():
+            return find_duplicates(self.store, threshold=threshold, filter=query_filter)
 
     def _lookup(self, photo_id: str, source: str | None) -> Record:
         with self._collection_may_vanish():
