@@ -227,6 +227,7 @@ class AsyncImageSearch(_SearchCore):
         *,
         limit: int | None = None,
         filter: models.Filter | None = None,
+        exact: bool = False,
         **where: Any,
     ) -> list[FacetCount]:
         """How many photos hold each value of a field among those matching the filters
@@ -234,7 +235,7 @@ class AsyncImageSearch(_SearchCore):
         key, count, query_filter = self._facet_request(field, limit, filter, where)
         await self.check()
         with self._collection_may_vanish():
-            return await self.store.facet(key, limit=count, filter=query_filter)
+            return await self.store.facet(key, limit=count, filter=query_filter, exact=bool(exact))
 
     async def _lookup(self, photo_id: str, source: str | None) -> Record:
         with self._collection_may_vanish():

@@ -71,6 +71,7 @@ def count_values(
     limit: int | None = None,
     filter: models.Filter | None = None,
     where: Mapping[str, Any] | None = None,
+    exact: bool = False,
 ) -> list[FacetCount]:
     """Facet counts straight from a store, without a model (``photoseek facets`` uses this).
 
@@ -80,6 +81,7 @@ def count_values(
         limit: how many values, most frequent first (default ``DEFAULT_FACET_LIMIT``).
         filter: a ``qdrant_client.models.Filter``, ANDed with ``where``.
         where: keyword filters (``filters.WHERE_KEYS``).
+        exact: count point by point instead of from the payload index.
 
     Raises:
         QueryError: an unfacetable field, a bad limit or filter.
@@ -89,4 +91,4 @@ def count_values(
     query_filter = build_filter(filter, dict(where or {}))
     if not store.collection_exists():
         raise collection_not_found(store.collection, store.backend, store.location)
-    return store.facet(key, limit=count, filter=query_filter)
+    return store.facet(key, limit=count, filter=query_filter, exact=exact)

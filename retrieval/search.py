@@ -504,6 +504,7 @@ class ImageSearch(_SearchCore):
         *,
         limit: int | None = None,
         filter: models.Filter | None = None,
+        exact: bool = False,
         **where: Any,
     ) -> list[FacetCount]:
         """How many photos hold each value of a field, among the photos matching the filters.
@@ -514,10 +515,12 @@ class ImageSearch(_SearchCore):
                 or a ``where`` key naming one (``"country"``, ``"camera_make"``).
             limit: how many values, most frequent first (default 10).
             filter: a ``qdrant_client.models.Filter``, ANDed with ``where``.
+            exact: count point by point; by default the counts come from the payload index
+                (about 100x faster; see ``VectorStore.facet``).
             **where: keyword filters, as in :meth:`search`.
 
         Returns:
-            ``FacetCount(value, count)`` most frequent first, ties by value; exact counts.
+            ``FacetCount(value, count)`` most frequent first, ties by value.
             A photo whose list holds a value counts once for it.
 
         Raises:
@@ -527,7 +530,7 @@ class ImageSearch(_SearchCore):
         key, count, query_filter = self._facet_request(field, limit, filter, where)
         self.check()
         with self._collection_may_vanish():
-            return self.store.facet(key, limit=count, filter=query_filter)
+            return self.store.facet(key, limit=count, filter=query_filter, exact=bool(exact))
 
     def duplicates(
         self,

@@ -23,6 +23,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--limit", type=int, default=DEFAULT_FACET_LIMIT, help=f"how many values (default {DEFAULT_FACET_LIMIT})"
     )
+    parser.add_argument("--exact", action="store_true", help="count point by point, not from the index (slower)")
     parser.add_argument("--json", action="store_true", help="one JSON object a line: value and count")
     parser.set_defaults(run=run)
 
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     store = open_store(settings.qdrant)
     try:
-        counts = count_values(store, args.field, limit=args.limit, where=where)
+        counts = count_values(store, args.field, limit=args.limit, where=where, exact=args.exact)
     finally:
         store.close()
     if args.json:

@@ -88,7 +88,9 @@ class AsyncVectorStore(Protocol):
         """One page of points and the offset of the next one."""
         ...
 
-    async def facet(self, key: str, *, limit: int = 10, filter: models.Filter | None = None) -> list[FacetCount]:
+    async def facet(
+        self, key: str, *, limit: int = 10, filter: models.Filter | None = None, exact: bool = False
+    ) -> list[FacetCount]:
         """Value counts of an indexed field (see ``VectorStore.facet``)."""
         ...
 
@@ -250,9 +252,11 @@ class AsyncServerStore:
         """Exact number of points (matching ``filter``)."""
         return await self._run(self._core.count(filter))
 
-    async def facet(self, key: str, *, limit: int = 10, filter: models.Filter | None = None) -> list[FacetCount]:
-        """Exact counts of the values of the indexed field ``key`` among the points matching ``filter``."""
-        return await self._run(self._core.facet(key, limit=limit, filter=filter))
+    async def facet(
+        self, key: str, *, limit: int = 10, filter: models.Filter | None = None, exact: bool = False
+    ) -> list[FacetCount]:
+        """Counts of the values of the indexed field ``key`` among the points matching ``filter``."""
+        return await self._run(self._core.facet(key, limit=limit, filter=filter, exact=exact))
 
     async def scroll(
         self,

@@ -56,6 +56,14 @@ class FacetCount:
     count: int
 
 
+# Values a store asks the engine for, whatever the limit, before cutting to the limit itself:
+# an engine's own top-k of a field with many values can miss values (measured on Edge: a
+# top 20 of 3,000 photographers skipped a 16 and a 15), and which of several values tied at
+# the cut it lists is its choice. Reading more values costs about the same (7 vs 7.6 ms for
+# 3,000 values), and the cut made here is exact and the same on every backend.
+FACET_POOL = 10_000
+
+
 def ordered_facets(counts: Sequence[FacetCount], limit: int) -> list[FacetCount]:
     """Counts most frequent first, ties by value, cut to ``limit``: one order on every backend."""
     return sorted(counts, key=lambda c: (-c.count, str(c.value)))[:limit]
@@ -199,11 +207,16 @@ class VectorStore(Protocol):
         """Delete points by id; unknown ids are ignored."""
         ...
 
-    def facet(self, key: str, *, limit: int = 10, filter: models.Filter | None = None) -> list[FacetCount]:
-        """Exact counts of the values of the indexed field ``key`` among the points matching ``filter``.
+    def facet(
+        self, key: str, *, limit: int = 10, filter: models.Filter | None = None, exact: bool = False
+    ) -> list[FacetCount]:
+        """Counts of the values of the indexed field ``key`` among the points matching ``filter``.
 
-        Most frequent first (ties by value), at most ``limit`` values; a point holding a value
-        several times (in a list) counts once for it.
+        ``exact=False`` reads the counts from the payload index: fast, but with a filter on a
+        large collection the engine may estimate them; ``exact=True`` counts point by point.
+        Most frequent first (ties by value), at most ``limit`` values, cut from the engine's
+        ``max(limit, FACET_POOL)`` most frequent; a point holding a value several times (in a
+        list) counts once for it.
         """
         ...
 

@@ -36,6 +36,7 @@ from photoseek.config.settings import QdrantSettings
 from photoseek.errors import CollectionMismatch, ConfigError, QueryError
 from photoseek.retrieval.schema import INDEXED_FIELDS, IndexKind
 from photoseek.retrieval.store.base import (
+    FACET_POOL,
     CollectionInfo,
     FacetCount,
     Record,
@@ -365,12 +366,14 @@ class EdgeStore:
         request = qe.CountRequest(exact=True, filter=translate_filter(filter))
         return int(self._call(lambda: shard.count(request)))
 
-    def facet(self, key: str, *, limit: int = 10, filter: models.Filter | None = None) -> list[FacetCount]:
-        """Exact counts of the values of the indexed field ``key`` among the points matching ``filter``."""
+    def facet(
+        self, key: str, *, limit: int = 10, filter: models.Filter | None = None, exact: bool = False
+    ) -> list[FacetCount]:
+        """Counts of the values of the indexed field ``key`` among the points matching ``filter``."""
         if limit < 1:
             raise QueryError(f"limit must be at least 1, got {limit}")
         shard = self._shard()
-        request = qe.FacetRequest(key=key, limit=limit, exact=True, filter=translate_filter(filter))
+        request = qe.FacetRequest(key=key, limit=max(limit, FACET_POOL), exact=exact, filter=translate_filter(filter))
         response = self._call(lambda: shard.facet(request))
         return ordered_facets([FacetCount(value=h.value, count=int(h.count)) for h in response.hits], limit)
 

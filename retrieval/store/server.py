@@ -149,9 +149,11 @@ class ServerStore:
         """Exact number of points (matching ``filter``)."""
         return self._run(self._core.count(filter))
 
-    def facet(self, key: str, *, limit: int = 10, filter: models.Filter | None = None) -> list[FacetCount]:
-        """Exact counts of the values of the indexed field ``key`` among the points matching ``filter``."""
-        return self._run(self._core.facet(key, limit=limit, filter=filter))
+    def facet(
+        self, key: str, *, limit: int = 10, filter: models.Filter | None = None, exact: bool = False
+    ) -> list[FacetCount]:
+        """Counts of the values of the indexed field ``key`` among the points matching ``filter``."""
+        return self._run(self._core.facet(key, limit=limit, filter=filter, exact=exact))
 
     def scroll(
         self,
