@@ -64,6 +64,7 @@ def main() -> int:
             store.upsert(ids[start : start + 2000], vectors[start : start + 2000], payloads[start : start + 2000])
         store.optimize()
         built = time.perf_counter() - started
+        print(f"build + index          {built:.1f} s ({total} photos)", flush=True)
         started = time.perf_counter()
         groups = find_duplicates(store)
         took = time.perf_counter() - started
@@ -72,7 +73,6 @@ def main() -> int:
     found = sum(1 for original, copy, _ in planted if any({original, copy} <= g for g in grouped))
     rate = total / took
     print(f"photos                 {total} ({len(planted)} planted near-copies), {args.dim}-d")
-    print(f"build + index          {built:.1f} s")
     print(f"find_duplicates        {took:.1f} s at threshold {DEFAULT_DUPLICATE_THRESHOLD} ({rate:.0f} photos/s)")
     print(f"groups                 {len(groups)}; planted pairs found {found}/{len(planted)}")
     print(f"projected at 100k      {100_000 / rate / 60:.1f} min (target <= 5 min)")
