@@ -11,6 +11,7 @@ from qdrant_client import models
 
 from photoseek.config.settings import RetrievalSettings, Settings, load_settings
 from photoseek.errors import QueryError
+from photoseek.retrieval.diversity import diversity_options
 from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.query_image import ImageInput
 from photoseek.retrieval.search import (
@@ -28,7 +29,7 @@ from photoseek.retrieval.store.async_server import (
     ThreadedStore,
     open_async_store,
 )
-from photoseek.retrieval.store.base import Record
+from photoseek.retrieval.store.base import FacetCount, Record, ScoredRecord
 
 if TYPE_CHECKING:
     from photoseek.retrieval.encoder import Encoder
@@ -112,12 +113,16 @@ class AsyncImageSearch(_SearchCore):
         score_threshold: float | None = None,
         avoid: Sequence[str] | str = (),
         exact: bool | None = None,
+        diversity: float | None = None,
+        candidates: int | None = None,
+        collapse_duplicates: bool | float = False,
         **where: Any,
     ) -> list[Hit]:
         """Photos that match a text, best first (see ``ImageSearch.search``)."""
         avoid_texts = [avoid] if isinstance(avoid, str) else list(avoid)
         texts = self._texts([text], "query text") + self._texts(avoid_texts, "an avoid text")
-        options = self._options(limit, offset, filter, score_threshold, exact, where)
+        rerank = diversity_options(diversity, candidates, collapse_duplicates)
+        options = self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank)
         vectors = await asyncio.to_thread(self._encode_texts, texts)
         return await self._query(vectors[0], options, avoid=list(vectors[1:]))
 
@@ -130,10 +135,14 @@ class AsyncImageSearch(_SearchCore):
         filter: models.Filter | None = None,
         score_threshold: float | None = None,
         exact: bool | None = None,
+        diversity: float | None = None,
+        candidates: int | None = None,
+        collapse_duplicates: bool | float = False,
         **where: Any,
     ) -> list[Hit]:
         """Photos that look like an example image (see ``ImageSearch.search_by_image``)."""
-        options = self._options(limit, offset, filter, score_threshold, exact, where)
+        rerank = diversity_options(diversity, candidates, collapse_duplicates)
+        options = self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank)
         vector = await asyncio.to_thread(self._encode_image, image)
         return await self._query(vector, options)
 
@@ -146,10 +155,14 @@ class AsyncImageSearch(_SearchCore):
         filter: models.Filter | None = None,
         score_threshold: float | None = None,
         exact: bool | None = None,
+        diversity: float | None = None,
+        candidates: int | None = None,
+        collapse_duplicates: bool | float = False,
         **where: Any,
     ) -> list[Hit]:
         """Photos nearest to a vector of the collection's space."""
-        options = self._options(limit, offset, filter, score_threshold, exact, where)
+        rerank = diversity_options(diversity, candidates, collapse_duplicates)
+        options = self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank)
         return await self._query(np.asarray(vector, dtype=np.float32), options)
 
     async def similar(
@@ -162,13 +175,19 @@ class AsyncImageSearch(_SearchCore):
         filter: models.Filter | None = None,
         score_threshold: float | None = None,
         exact: bool | None = None,
+        diversity: float | None = None,
+        candidates: int | None = None,
+        collapse_duplicates: bool | float = False,
         **where: Any,
     ) -> list[Hit]:
         """Photos like a stored photo, the photo itself left out (see ``ImageSearch.similar``)."""
-        self._options(limit, offset, filter, score_threshold, exact, where)
+        rerank = diversity_options(diversity, candidates, collapse_duplicates)
+        self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank)
         await self.check()
         record = await self._lookup(photo_id, source)
-        options = self._options(limit, offset, filter, score_threshold, exact, where, exclude_ids=[record.id])
+        options = self._options(
+            limit, offset, filter, score_threshold, exact, where, exclude_ids=[record.id], rerank=rerank
+        )
         return await self._query(_stored_vector(record, photo_id), options)
 
     async def search_batch(
@@ -202,6 +221,22 @@ class AsyncImageSearch(_SearchCore):
             )
         return [_hits(batch) for batch in batches]
 
+    async def facets(
+        self,
+        field: str,
+        *,
+        limit: int | None = None,
+        filter: models.Filter | None = None,
+        exact: bool = False,
+        **where: Any,
+    ) -> list[FacetCount]:
+        """How many photos hold each value of a field among those matching the filters
+        (see ``ImageSearch.facets``)."""
+        key, count, query_filter = self._facet_request(field, limit, filter, where)
+        await self.check()
+        with self._collection_may_vanish():
+            return await self.store.facet(key, limit=count, filter=query_filter, exact=bool(exact))
+
     async def _lookup(self, photo_id: str, source: str | None) -> Record:
         with self._collection_may_vanish():
             records = await self.store.retrieve(_candidate_ids(photo_id, source), with_vectors=True)
@@ -213,6 +248,8 @@ class AsyncImageSearch(_SearchCore):
 
     async def _query(self, vector: np.ndarray, options: _Options, avoid: Sequence[np.ndarray] = ()) -> list[Hit]:
         await self.check()
+        if options.rerank is not None:
+            return _hits(await self._diverse(vector, options, avoid))
         with self._collection_may_vanish():
             records = await self.store.query(
                 vector,
@@ -224,6 +261,25 @@ class AsyncImageSearch(_SearchCore):
                 avoid=avoid,
             )
         return _hits(records)
+
+    async def _diverse(
+        self, vector: np.ndarray, options: _Options, avoid: Sequence[np.ndarray]
+    ) -> list[ScoredRecord]:
+        asked = self._candidates_wanted(options, 0)
+        while True:
+            with self._collection_may_vanish():
+                records = await self.store.query(
+                    vector,
+                    limit=asked,
+                    filter=options.filter,
+                    score_threshold=options.score_threshold,
+                    exact=options.exact,
+                    avoid=avoid,
+                    with_vectors=True,
+                )
+            if self._exhausted(options, records, asked):
+                return self._reranked(options, records)
+            asked = self._candidates_wanted(options, asked)
 
     async def close(self) -> None:
         """Release the store."""

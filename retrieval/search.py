@@ -15,6 +15,9 @@ from qdrant_client import models
 
 from photoseek.config.settings import RetrievalSettings, Settings, load_settings
 from photoseek.errors import CollectionMismatch, CollectionNotFound, PhotoNotFound, QueryError
+from photoseek.retrieval.diversity import Diversity, collapse, diversity_options, mmr
+from photoseek.retrieval.duplicates import DuplicateGroup, find_duplicates
+from photoseek.retrieval.facets import check_facet_limit, facet_field
 from photoseek.retrieval.filters import build_filter
 from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.identity import IdentifiedEncoder, check_metadata
@@ -22,6 +25,7 @@ from photoseek.retrieval.query_image import ImageInput, read_image
 from photoseek.retrieval.schema import SOURCES, point_id
 from photoseek.retrieval.store.base import (
     CollectionInfo,
+    FacetCount,
     Record,
     ScoredRecord,
     VectorStore,
@@ -40,6 +44,7 @@ class _Options:
     filter: models.Filter | None
     score_threshold: float | None
     exact: bool
+    rerank: Diversity | None = None
 
 
 def missing_collection(store: VectorStore | AsyncVectorStore) -> CollectionNotFound:
@@ -80,6 +85,7 @@ class _SearchCore:
         exact: bool | None,
         where: Mapping[str, Any],
         exclude_ids: Sequence[str] = (),
+        rerank: Diversity | None = None,
     ) -> _Options:
         limit = self.defaults.limit if limit is None else limit
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -97,7 +103,49 @@ class _SearchCore:
             filter=build_filter(filter, where, exclude_ids=exclude_ids),
             score_threshold=None if threshold is None else float(threshold),
             exact=self.defaults.exact if exact is None else bool(exact),
+            rerank=rerank,
         )
+
+    @staticmethod
+    def _candidates_wanted(options: _Options, have: int) -> int:
+        """How many candidates a reranked page needs: MMR's fixed pool; for collapsing, the
+        page's end to start with (``have`` = 0), then twice as many while too few survive."""
+        assert options.rerank is not None
+        if options.rerank.mmr_lambda is not None:
+            return options.rerank.candidates
+        return max(2 * (options.offset + options.limit), 2 * have)
+
+    @staticmethod
+    def _reranked(options: _Options, records: Sequence[ScoredRecord]) -> list[ScoredRecord]:
+        """The page of ``records`` (candidates best first, with vectors) after MMR and/or collapsing."""
+        rerank = options.rerank
+        assert rerank is not None
+        end = options.offset + options.limit
+        if rerank.mmr_lambda is not None:
+            ordered = mmr(records, rerank.mmr_lambda, end, rerank.collapse_threshold)
+        else:
+            assert rerank.collapse_threshold is not None
+            ordered = collapse(records, rerank.collapse_threshold, end)
+        return [
+            ScoredRecord(id=r.id, payload=r.payload, score=r.score) for r in ordered[options.offset : end]
+        ]
+
+    @staticmethod
+    def _exhausted(options: _Options, records: Sequence[ScoredRecord], asked: int) -> bool:
+        """Whether a reranked page is final: MMR's pool is fixed; collapsing is done once the page
+        is full or the store had no more candidates."""
+        assert options.rerank is not None
+        if options.rerank.mmr_lambda is not None or len(records) < asked:
+            return True
+        kept = collapse(records, options.rerank.collapse_threshold or 1.0, options.offset + options.limit)
+        return len(kept) == options.offset + options.limit
+
+    @staticmethod
+    def _facet_request(
+        field: str, limit: int | None, filter: models.Filter | None, where: Mapping[str, Any]
+    ) -> tuple[str, int, models.Filter | None]:
+        """A facet request checked: the payload path, the limit and the filter."""
+        return facet_field(field), check_facet_limit(limit), build_filter(filter, where)
 
     @staticmethod
     def _texts(texts: Sequence[str], what: str) -> list[str]:
@@ -275,6 +323,9 @@ class ImageSearch(_SearchCore):
         score_threshold: float | None = None,
         avoid: Sequence[str] | str = (),
         exact: bool | None = None,
+        diversity: float | None = None,
+        candidates: int | None = None,
+        collapse_duplicates: bool | float = False,
         **where: Any,
     ) -> list[Hit]:
         """Photos that match a text, best first.
@@ -287,6 +338,13 @@ class ImageSearch(_SearchCore):
             score_threshold: leave out hits scoring lower.
             avoid: texts to push the results away from ("people", "text").
             exact: exact search instead of HNSW.
+            diversity: MMR's lambda in [0, 1] (0.5 weighs relevance and variety equally; 1 is
+                plain relevance): the hits are reordered for variety among the top
+                ``candidates`` (default 100), where the pages end. Scores stay the cosine.
+            candidates: the hits MMR chooses among.
+            collapse_duplicates: drop a hit at cosine >= a threshold to a better-ranked hit
+                (True: 0.95, ``diversity.DEFAULT_COLLAPSE_THRESHOLD``; or the threshold).
+                Pages of both reranks follow one list: no gap, no repeat.
             **where: keyword filters (``orientation="landscape"``, ``min_width=3000``, ...;
                 see ``photoseek.retrieval.filters.WHERE_KEYS``).
 
@@ -296,7 +354,8 @@ class ImageSearch(_SearchCore):
         """
         avoid_texts = [avoid] if isinstance(avoid, str) else list(avoid)
         texts = self._texts([text], "query text") + self._texts(avoid_texts, "an avoid text")
-        options = self._options(limit, offset, filter, score_threshold, exact, where)
+        rerank = diversity_options(diversity, candidates, collapse_duplicates)
+        options = self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank)
         vectors = self._encode_texts(texts)
         return self._query(vectors[0], options, avoid=list(vectors[1:]))
 
@@ -309,13 +368,17 @@ class ImageSearch(_SearchCore):
         filter: models.Filter | None = None,
         score_threshold: float | None = None,
         exact: bool | None = None,
+        diversity: float | None = None,
+        candidates: int | None = None,
+        collapse_duplicates: bool | float = False,
         **where: Any,
     ) -> list[Hit]:
         """Photos that look like an example image (a path, bytes or a PIL image), best first.
 
         Takes the same arguments as :meth:`search` after the image.
         """
-        options = self._options(limit, offset, filter, score_threshold, exact, where)
+        rerank = diversity_options(diversity, candidates, collapse_duplicates)
+        options = self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank)
         return self._query(self._encode_image(image), options)
 
     def search_by_vector(
@@ -327,10 +390,14 @@ class ImageSearch(_SearchCore):
         filter: models.Filter | None = None,
         score_threshold: float | None = None,
         exact: bool | None = None,
+        diversity: float | None = None,
+        candidates: int | None = None,
+        collapse_duplicates: bool | float = False,
         **where: Any,
     ) -> list[Hit]:
         """Photos nearest to a vector of the collection's space, best first."""
-        options = self._options(limit, offset, filter, score_threshold, exact, where)
+        rerank = diversity_options(diversity, candidates, collapse_duplicates)
+        options = self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank)
         return self._query(np.asarray(vector, dtype=np.float32), options)
 
     def similar(
@@ -343,6 +410,9 @@ class ImageSearch(_SearchCore):
         filter: models.Filter | None = None,
         score_threshold: float | None = None,
         exact: bool | None = None,
+        diversity: float | None = None,
+        candidates: int | None = None,
+        collapse_duplicates: bool | float = False,
         **where: Any,
     ) -> list[Hit]:
         """Photos like a stored photo (by its stored vector), the photo itself left out.
@@ -355,10 +425,13 @@ class ImageSearch(_SearchCore):
         Raises:
             QueryError: no such photo (or an invalid argument).
         """
-        self._options(limit, offset, filter, score_threshold, exact, where)  # fail before any lookup
+        rerank = diversity_options(diversity, candidates, collapse_duplicates)
+        self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank)  # fail before any lookup
         self.check()
         record = self._lookup(photo_id, source)
-        options = self._options(limit, offset, filter, score_threshold, exact, where, exclude_ids=[record.id])
+        options = self._options(
+            limit, offset, filter, score_threshold, exact, where, exclude_ids=[record.id], rerank=rerank
+        )
         return self._query(_stored_vector(record, photo_id), options)
 
     def search_batch(
@@ -392,6 +465,65 @@ class ImageSearch(_SearchCore):
             )
         return [_hits(batch) for batch in batches]
 
+    def facets(
+        self,
+        field: str,
+        *,
+        limit: int | None = None,
+        filter: models.Filter | None = None,
+        exact: bool = False,
+        **where: Any,
+    ) -> list[FacetCount]:
+        """How many photos hold each value of a field, among the photos matching the filters.
+
+        Args:
+            field: a keyword-indexed payload field (``"location.country"``, ``"keywords"``,
+                ``"photographer"``, ...; see ``photoseek.retrieval.facets.facetable_fields``)
+                or a ``where`` key naming one (``"country"``, ``"camera_make"``).
+            limit: how many values, most frequent first (default 10).
+            filter: a ``qdrant_client.models.Filter``, ANDed with ``where``.
+            exact: count point by point; by default the counts come from the payload index
+                (about 100x faster; see ``VectorStore.facet``).
+            **where: keyword filters, as in :meth:`search`.
+
+        Returns:
+            ``FacetCount(value, count)`` most frequent first, ties by value.
+            A photo whose list holds a value counts once for it.
+
+        Raises:
+            QueryError: a field that cannot be faceted (the message lists those that can),
+                an invalid limit or keyword filter.
+        """
+        key, count, query_filter = self._facet_request(field, limit, filter, where)
+        self.check()
+        with self._collection_may_vanish():
+            return self.store.facet(key, limit=count, filter=query_filter, exact=bool(exact))
+
+    def duplicates(
+        self,
+        *,
+        threshold: float | None = None,
+        filter: models.Filter | None = None,
+        **where: Any,
+    ) -> list[DuplicateGroup]:
+        """Groups of near-identical photos among those matching the filters, largest first.
+
+        Compares the stored vectors (no model runs): see ``photoseek.retrieval.duplicates``.
+
+        Args:
+            threshold: cosine similarity at or above which two photos are near-identical
+                (default ``duplicates.DEFAULT_DUPLICATE_THRESHOLD``, 0.95).
+            filter: a ``qdrant_client.models.Filter``, ANDed with ``where``.
+            **where: keyword filters, as in :meth:`search`.
+
+        Raises:
+            QueryError: an invalid threshold or keyword filter.
+        """
+        query_filter = build_filter(filter, where)
+        self.check()
+        with self._collection_may_vanish():
+            return find_duplicates(self.store, threshold=threshold, filter=query_filter)
+
     def _lookup(self, photo_id: str, source: str | None) -> Record:
         with self._collection_may_vanish():
             records = self.store.retrieve(_candidate_ids(photo_id, source), with_vectors=True)
@@ -403,6 +535,8 @@ class ImageSearch(_SearchCore):
 
     def _query(self, vector: np.ndarray, options: _Options, avoid: Sequence[np.ndarray] = ()) -> list[Hit]:
         self.check()
+        if options.rerank is not None:
+            return _hits(self._diverse(vector, options, avoid))
         with self._collection_may_vanish():
             records = self.store.query(
                 vector,
@@ -414,6 +548,23 @@ class ImageSearch(_SearchCore):
                 avoid=avoid,
             )
         return _hits(records)
+
+    def _diverse(self, vector: np.ndarray, options: _Options, avoid: Sequence[np.ndarray]) -> list[ScoredRecord]:
+        asked = self._candidates_wanted(options, 0)
+        while True:
+            with self._collection_may_vanish():
+                records = self.store.query(
+                    vector,
+                    limit=asked,
+                    filter=options.filter,
+                    score_threshold=options.score_threshold,
+                    exact=options.exact,
+                    avoid=avoid,
+                    with_vectors=True,
+                )
+            if self._exhausted(options, records, asked):
+                return self._reranked(options, records)
+            asked = self._candidates_wanted(options, asked)
 
     def close(self) -> None:
         """Release the store if this client opened it."""

@@ -54,6 +54,22 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--avoid", action="append", default=[], metavar="TEXT", help="push results away from this")
     parser.add_argument("--score-threshold", type=float, default=None, help="leave out results scoring lower")
     parser.add_argument("--exact", action="store_true", default=None, help="exact search instead of HNSW")
+    parser.add_argument(
+        "--diversity",
+        type=float,
+        metavar="LAMBDA",
+        help="reorder for variety (MMR): 1 = relevance only, 0.5 = balanced; pages end after --candidates",
+    )
+    parser.add_argument("--candidates", type=int, help="hits --diversity chooses among (default 100)")
+    parser.add_argument(
+        "--collapse-duplicates",
+        nargs="?",
+        type=float,
+        const=True,
+        default=False,
+        metavar="COSINE",
+        help="drop a hit this close to a better-ranked one (default cosine 0.95 when given alone)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object a line")
     parser.add_argument("--grid", metavar="FILE", type=Path, help="also write a contact sheet image (e.g. results.jpg)")
     parser.add_argument("--columns", type=int, default=5, help="tiles per row of the contact sheet")
@@ -92,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = dict(
         limit=args.limit, offset=args.offset, score_threshold=args.score_threshold, exact=args.exact, **where
     )
+    if args.diversity is not None or args.candidates is not None or args.collapse_duplicates is not False:
+        options.update(
+            diversity=args.diversity, candidates=args.candidates, collapse_duplicates=args.collapse_duplicates
+        )
     settings = load_settings()
     with ImageSearch.from_settings(settings) as search:
         if args.text:

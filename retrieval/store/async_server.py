@@ -12,7 +12,7 @@ from qdrant_client import AsyncQdrantClient, models
 
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import PhotoseekError
-from photoseek.retrieval.store.base import CollectionInfo, Record, ScoredRecord, Snapshot, VectorStore
+from photoseek.retrieval.store.base import CollectionInfo, FacetCount, Record, ScoredRecord, Snapshot, VectorStore
 from photoseek.retrieval.store.retry import call_with_retries_async
 from photoseek.retrieval.store.server_core import (
     IN_PROCESS,
@@ -88,6 +88,12 @@ class AsyncVectorStore(Protocol):
         """One page of points and the offset of the next one."""
         ...
 
+    async def facet(
+        self, key: str, *, limit: int = 10, filter: models.Filter | None = None, exact: bool = False
+    ) -> list[FacetCount]:
+        """Value counts of an indexed field (see ``VectorStore.facet``)."""
+        ...
+
     async def close(self) -> None:
         """Release the store."""
         ...
@@ -128,6 +134,9 @@ class ThreadedStore:
 
     async def scroll(self, **kwargs: Any) -> tuple[list[Record], str | None]:
         return await asyncio.to_thread(lambda: self.store.scroll(**kwargs))
+
+    async def facet(self, key: str, **kwargs: Any) -> list[FacetCount]:
+        return await asyncio.to_thread(lambda: self.store.facet(key, **kwargs))
 
     async def close(self) -> None:
         if self._owns_store:
@@ -245,6 +254,12 @@ class AsyncServerStore:
     async def count(self, filter: models.Filter | None = None) -> int:
         """Exact number of points (matching ``filter``)."""
         return await self._run(self._core.count(filter))
+
+    async def facet(
+        self, key: str, *, limit: int = 10, filter: models.Filter | None = None, exact: bool = False
+    ) -> list[FacetCount]:
+        """Counts of the values of the indexed field ``key`` among the points matching ``filter``."""
+        return await self._run(self._core.facet(key, limit=limit, filter=filter, exact=exact))
 
     async def scroll(
         self,

@@ -49,6 +49,27 @@ class CollectionInfo:
 
 
 @dataclass(frozen=True)
+class FacetCount:
+    """One value of a payload field and the number of points that hold it (a point counts once)."""
+
+    value: str | int | bool
+    count: int
+
+
+# Values a store asks the engine for, whatever the limit, before cutting to the limit itself:
+# an engine's own top-k of a field with many values can miss values (measured on Edge: a
+# top 20 of 3,000 photographers skipped a 16 and a 15), and which of several values tied at
+# the cut it lists is its choice. Reading more values costs about the same (7 vs 7.6 ms for
+# 3,000 values), and the cut made here is exact and the same on every backend.
+FACET_POOL = 10_000
+
+
+def ordered_facets(counts: Sequence[FacetCount], limit: int) -> list[FacetCount]:
+    """Counts most frequent first, ties by value, cut to ``limit``: one order on every backend."""
+    return sorted(counts, key=lambda c: (-c.count, str(c.value)))[:limit]
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """A snapshot a Qdrant server made of a collection: its name, size in bytes and SHA-256 (hex)."""
 
@@ -184,6 +205,19 @@ class VectorStore(Protocol):
 
     def delete(self, ids: Sequence[str]) -> None:
         """Delete points by id; unknown ids are ignored."""
+        ...
+
+    def facet(
+        self, key: str, *, limit: int = 10, filter: models.Filter | None = None, exact: bool = False
+    ) -> list[FacetCount]:
+        """Counts of the values of the indexed field ``key`` among the points matching ``filter``.
+
+        ``exact=False`` reads the counts from the payload index: fast, but with a filter on a
+        large collection the engine may estimate them; ``exact=True`` counts point by point.
+        Most frequent first (ties by value), at most ``limit`` values, cut from the engine's
+        ``max(limit, FACET_POOL)`` most frequent; a point holding a value several times (in a
+        list) counts once for it.
+        """
         ...
 
     def scroll(

@@ -35,7 +35,16 @@ from qdrant_client import models
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import CollectionMismatch, ConfigError, QueryError
 from photoseek.retrieval.schema import INDEXED_FIELDS, IndexKind
-from photoseek.retrieval.store.base import CollectionInfo, Record, ScoredRecord, Snapshot, VectorStore
+from photoseek.retrieval.store.base import (
+    FACET_POOL,
+    CollectionInfo,
+    FacetCount,
+    Record,
+    ScoredRecord,
+    Snapshot,
+    VectorStore,
+    ordered_facets,
+)
 from photoseek.retrieval.store.damage import read_metadata_file
 from photoseek.retrieval.store.disk_space import check_space, write_bytes_needed
 from photoseek.retrieval.store.edge_filters import translate_filter
@@ -359,6 +368,17 @@ class EdgeStore:
         shard = self._shard()
         request = qe.CountRequest(exact=True, filter=translate_filter(filter))
         return int(self._call(lambda: shard.count(request)))
+
+    def facet(
+        self, key: str, *, limit: int = 10, filter: models.Filter | None = None, exact: bool = False
+    ) -> list[FacetCount]:
+        """Counts of the values of the indexed field ``key`` among the points matching ``filter``."""
+        if limit < 1:
+            raise QueryError(f"limit must be at least 1, got {limit}")
+        shard = self._shard()
+        request = qe.FacetRequest(key=key, limit=max(limit, FACET_POOL), exact=exact, filter=translate_filter(filter))
+        response = self._call(lambda: shard.facet(request))
+        return ordered_facets([FacetCount(value=h.value, count=int(h.count)) for h in response.hits], limit)
 
     def scroll(
         self,

@@ -18,7 +18,7 @@ from qdrant_client import QdrantClient, models
 
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import PhotoseekError
-from photoseek.retrieval.store.base import CollectionInfo, Record, ScoredRecord, Snapshot, VectorStore
+from photoseek.retrieval.store.base import CollectionInfo, FacetCount, Record, ScoredRecord, Snapshot, VectorStore
 from photoseek.retrieval.store.retry import call_with_retries
 from photoseek.retrieval.store.server_core import IN_PROCESS, Operation, Request, ServerCore, client_options, drive
 
@@ -151,6 +151,12 @@ class ServerStore:
     def count(self, filter: models.Filter | None = None) -> int:
         """Exact number of points (matching ``filter``)."""
         return self._run(self._core.count(filter))
+
+    def facet(
+        self, key: str, *, limit: int = 10, filter: models.Filter | None = None, exact: bool = False
+    ) -> list[FacetCount]:
+        """Counts of the values of the indexed field ``key`` among the points matching ``filter``."""
+        return self._run(self._core.facet(key, limit=limit, filter=filter, exact=exact))
 
     def scroll(
         self,

@@ -23,7 +23,16 @@ from qdrant_client.http.exceptions import UnexpectedResponse
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import CollectionMismatch, CollectionNotFound, ConfigError, QueryError, StoreError
 from photoseek.retrieval.schema import INDEXED_FIELDS, IndexKind
-from photoseek.retrieval.store.base import CollectionInfo, Record, ScoredRecord, Snapshot, collection_not_found
+from photoseek.retrieval.store.base import (
+    FACET_POOL,
+    CollectionInfo,
+    FacetCount,
+    Record,
+    ScoredRecord,
+    Snapshot,
+    collection_not_found,
+    ordered_facets,
+)
 from photoseek.retrieval.store.inputs import canonical_ids, check_page, query_matrix, query_vector, vector_batch
 from photoseek.retrieval.store.snapshots import download_snapshot
 
@@ -359,6 +368,18 @@ class ServerCore:
         """Exact number of points (matching ``filter``)."""
         result = yield lambda client: client.count(self.collection, count_filter=filter, exact=True)
         return int(result.count)
+
+    def facet(
+        self, key: str, *, limit: int = 10, filter: models.Filter | None = None, exact: bool = False
+    ) -> Operation[list[FacetCount]]:
+        """Counts of the values of the indexed field ``key`` (qdrant-client's ``facet``;
+        local mode computes them too, by reading the payloads)."""
+        if limit < 1:
+            raise QueryError(f"limit must be at least 1, got {limit}")
+        response = yield lambda client: client.facet(
+            self.collection, key=key, facet_filter=filter, limit=max(limit, FACET_POOL), exact=exact
+        )
+        return ordered_facets([FacetCount(value=h.value, count=int(h.count)) for h in response.hits], limit)
 
     def scroll(
         self,
