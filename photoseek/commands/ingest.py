@@ -179,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
                 f"building the vector index for {n} points (this can take a while on big collections)..."
             ),
             while_running=attended,
+            public_url=settings.serve.public_url,
         )
     finally:
         store.close()
