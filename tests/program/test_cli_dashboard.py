@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from photoseek.cli import main
 from photoseek.config.settings import QdrantSettings
@@ -63,3 +64,27 @@ def test_refuses_without_an_address_or_a_collection(
     assert main(["dashboard", "--public-url", "http://h"]) == 1
     assert "'other' does not exist" in capsys.readouterr().err
     assert _payloads(data) == PAYLOADS
+
+
+def test_ingest_writes_the_field_for_the_configured_address(
+    tmp_path: Path, tiny_clip_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for index in range(3):
+        Image.new("RGB", (32, 24), (80 * index, 40, 200)).save(photos / f"p{index}.png")
+    folder = tmp_path / "qdrant"
+    for name, value in {
+        "QDRANT__PATH": str(folder), "QDRANT__COLLECTION": "photos", "MODEL__IMAGE": str(tiny_clip_dir),
+        "MODEL__TEXT": str(tiny_clip_dir), "MODEL__DEVICE": "cpu", "INGEST__FAILURES_FILE": str(tmp_path / "f.jsonl"),
+        "SERVE__PUBLIC_URL": "http://localhost:8000/",
+    }.items():
+        monkeypatch.setenv(f"PHOTOSEEK_{name}", value)
+    monkeypatch.delenv("PHOTOSEEK_QDRANT__URL", raising=False)
+    assert main(["ingest", "folder", str(photos), "--no-progress"]) == 0, capsys.readouterr()
+    with EdgeStore(QdrantSettings(path=folder, collection="photos")) as store:
+        records, _ = store.scroll(limit=10)
+    assert len(records) == 3
+    assert {r.payload["picture_url"] for r in records} == {
+        f"http://localhost:8000/v1/photos/{r.id}/thumbnail.jpg" for r in records
+    }
