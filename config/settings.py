@@ -104,6 +104,12 @@ class ModelSettings(BaseModel):
     text_int8_on_cpu: bool = Field(
         True, description="on a CPU, encode queries with int8 text weights (2x faster, cosine >= 0.998)"
     )
+    # Measured with benchmarks/query_threads.py (ViT-B/32 text tower): one thread serves
+    # concurrent callers best, and a single caller nearly as well as more (see that script).
+    query_threads: int | None = Field(
+        1, ge=1, le=1024,
+        description="torch CPU threads of a search process (query encoding); unset = torch's default (one per core)",
+    )
 
 
 class IngestSettings(BaseModel):
@@ -126,6 +132,14 @@ class IngestSettings(BaseModel):
     limit: int | None = Field(None, ge=1, description="stop after this many photos")
     shard: str | None = Field(None, description="k/n: ingest only the k-th of n partitions")
     failures_file: Path | None = Field(None, description="failures JSON lines; unset = beside the data")
+    max_file_bytes: int = Field(256 * 1024 * 1024, ge=1024, description="largest local picture file read")
+    file_read_timeout: float = Field(30.0, gt=0, description="seconds a local file read may take")
+    download_deadline: float = Field(
+        60.0, gt=0, description="seconds one photo's download may take in all, retries and backoff included"
+    )
+    stop_grace: float = Field(
+        10.0, gt=0, description="seconds a stopped ingest waits for the photos in flight before leaving them"
+    )
 
     @field_validator("shard")
     @classmethod
@@ -155,6 +169,10 @@ class RetrievalSettings(BaseModel):
     limit: int = Field(10, ge=1, le=10_000)
     score_threshold: float | None = Field(None, ge=-1.0, le=1.0)
     exact: bool = Field(False, description="exact (brute-force) search instead of HNSW")
+    max_image_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="largest query image (file or upload) read, in bytes"
+    )
+    image_read_timeout: float = Field(10.0, gt=0, description="seconds reading a query image file may take")
 
 
 class ServeSettings(BaseModel):

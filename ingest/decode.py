@@ -2,7 +2,11 @@
 
 Every failure raises ``PermanentItemError`` with a reason: ``empty_file``,
 ``unsupported_format``, ``too_many_pixels``, ``truncated``, ``corrupt``, or for a local file
-``file_not_found`` and ``unreadable`` (no permission, a folder, an I/O error).
+``file_not_found``, ``not_a_regular_file`` (a FIFO, a device, a socket, a folder: never
+opened), ``too_large`` and ``unreadable`` (no permission, an I/O error); a local read that
+takes longer than its timeout raises ``TransientItemError`` ``read_timeout``. A local file is
+read whole, within its size cap and timeout (``retrieval/local_files.py``), then decoded from
+memory like a download.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from typing import Literal, Self
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from photoseek.errors import PermanentItemError
+from photoseek.errors import PermanentItemError, TransientItemError
+from photoseek.retrieval.local_files import LocalReadError, display_path, read_file
 from photoseek.retrieval.preprocess import clip_resize_crop, to_8bit
 
 ORIENTATION_TAG = 0x0112
@@ -29,22 +34,37 @@ ORIENTATION_TAG = 0x0112
 # at 1.5 the portrait case falls to 0.39 but decodes at half the reduction and runs 1.6x
 # slower; at 2.0 a 1080x720 photo is not reduced at all. tests/ingest/test_decode.py checks it.
 DRAFT_MARGIN = 1.0
+# Bounds of a local file read (the ingest settings ``max_file_bytes`` and ``file_read_timeout``).
+DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024
+DEFAULT_READ_TIMEOUT = 30.0
 
 
-def _open(data: bytes | Path) -> Image.Image:
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        if len(data) == 0:
-            raise PermanentItemError("empty_file", "0 bytes")
-        source: io.BytesIO | Path = io.BytesIO(data)
-    else:
-        try:
-            if Path(data).stat().st_size == 0:
-                raise PermanentItemError("empty_file", f"{data} has 0 bytes")
-        except FileNotFoundError:
-            raise PermanentItemError("file_not_found", str(data)) from None
-        except OSError as exc:
-            raise PermanentItemError("unreadable", f"{data}: {exc.strerror or exc}") from None
-        source = Path(data)
+def read_local(path: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES, timeout: float = DEFAULT_READ_TIMEOUT) -> bytes:
+    """The bytes of a local picture file, within a size cap and a timeout.
+
+    Raises:
+        PermanentItemError: ``file_not_found``, ``not_a_regular_file``, ``too_large``,
+            ``unreadable`` or ``empty_file``.
+        TransientItemError: ``read_timeout``.
+    """
+    try:
+        data = read_file(path, max_bytes=max_bytes, timeout=timeout)
+    except LocalReadError as exc:
+        kind = TransientItemError if exc.reason == "read_timeout" else PermanentItemError
+        raise kind(exc.reason, exc.detail) from None
+    if not data:
+        raise PermanentItemError("empty_file", f"{display_path(path)} has 0 bytes")
+    return data
+
+
+def _open(
+    data: bytes | Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES, timeout: float = DEFAULT_READ_TIMEOUT
+) -> Image.Image:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        data = read_local(Path(data), max_bytes, timeout)
+    if len(data) == 0:
+        raise PermanentItemError("empty_file", "0 bytes")
+    source = io.BytesIO(data)
     try:
         return Image.open(source)
     except UnidentifiedImageError:
@@ -72,7 +92,14 @@ def _orientation(image: Image.Image) -> int:
     return value if isinstance(value, int) else 1
 
 
-def load_rgb(data: bytes | Path, max_pixels: int, min_side: int | None = None) -> Image.Image:
+def load_rgb(
+    data: bytes | Path,
+    max_pixels: int,
+    min_side: int | None = None,
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+) -> Image.Image:
     """Decode the first frame of an image, upright, at 8 bits per sample (``clip_resize_crop``
     then makes it RGB, transparency composited on white).
 
@@ -81,16 +108,19 @@ def load_rgb(data: bytes | Path, max_pixels: int, min_side: int | None = None) -
         max_pixels: refuse images with more pixels than this (decompression bombs).
         min_side: when given, a JPEG may be decoded at reduced scale (``draft``) as long as its
             shortest side stays at least this long.
+        max_file_bytes: the largest local file read.
+        read_timeout: seconds a local file read may take.
 
     Raises:
         PermanentItemError: with reason ``empty_file``, ``unsupported_format``,
-            ``too_many_pixels``, ``truncated`` or ``corrupt``.
+            ``too_many_pixels``, ``truncated`` or ``corrupt`` (and for a file, see ``read_local``).
+        TransientItemError: ``read_timeout``.
     """
     with warnings.catch_warnings():
         # EXIF oddities, palette notes and Pillow's own bomb warning are not failures: the
         # pixel limit is checked here against the caller's max_pixels.
         warnings.simplefilter("ignore")
-        image = _open(data)
+        image = _open(data, max_file_bytes, read_timeout)
         out = None
         try:
             out = _upright_rgb(image, max_pixels, min_side)
@@ -122,7 +152,14 @@ def _upright_rgb(image: Image.Image, max_pixels: int, min_side: int | None) -> I
     return to_8bit(out)  # 1-bit and every 8-bit mode go to RGB in clip_resize_crop (to_rgb)
 
 
-def decode_image(data: bytes | Path, size: int, max_pixels: int) -> np.ndarray:
+def decode_image(
+    data: bytes | Path,
+    size: int,
+    max_pixels: int,
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+) -> np.ndarray:
     """Decode an image and resize and centre crop it to the encoder's input.
 
     The resize and crop are ``retrieval.preprocess.clip_resize_crop``, the encoder's own.
@@ -131,6 +168,8 @@ def decode_image(data: bytes | Path, size: int, max_pixels: int) -> np.ndarray:
         data: the encoded bytes, or a file path.
         size: the model's input size (224 for ViT-B/32).
         max_pixels: the decompression-bomb limit (``IngestSettings.max_image_pixels``).
+        max_file_bytes: the largest local file read (``IngestSettings.max_file_bytes``).
+        read_timeout: seconds a local file read may take (``IngestSettings.file_read_timeout``).
 
     Returns:
         uint8 array of shape (size, size, 3).
@@ -138,7 +177,9 @@ def decode_image(data: bytes | Path, size: int, max_pixels: int) -> np.ndarray:
     Raises:
         PermanentItemError: with a reason (``truncated``, ``unsupported_format``, ...).
     """
-    image = load_rgb(data, max_pixels, min_side=round(size * DRAFT_MARGIN))
+    image = load_rgb(
+        data, max_pixels, min_side=round(size * DRAFT_MARGIN), max_file_bytes=max_file_bytes, read_timeout=read_timeout
+    )
     try:
         return clip_resize_crop(image, size)
     except (OSError, ValueError) as exc:
@@ -148,13 +189,18 @@ def decode_image(data: bytes | Path, size: int, max_pixels: int) -> np.ndarray:
 
 
 
-def _decode_tagged(data: bytes | Path, size: int, max_pixels: int) -> tuple[str, object, str]:
+def _decode_tagged(
+    data: bytes | Path, size: int, max_pixels: int, max_file_bytes: int, read_timeout: float
+) -> tuple[str, object, str]:
     """``decode_image`` for a worker process: errors come back as values.
 
     ``ItemError`` does not survive pickling with its reason, so it travels as a tuple.
     """
     try:
-        return ("ok", decode_image(data, size, max_pixels), "")
+        pixels = decode_image(data, size, max_pixels, max_file_bytes=max_file_bytes, read_timeout=read_timeout)
+        return ("ok", pixels, "")
+    except TransientItemError as exc:
+        return ("transient", exc.reason, exc.detail)
     except PermanentItemError as exc:
         return ("error", exc.reason, exc.detail)
 
@@ -174,6 +220,9 @@ class DecodePool:
         max_pixels: int,
         workers: int | None = None,
         kind: Literal["thread", "process"] = "thread",
+        *,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
     ) -> None:
         """Start the pool.
 
@@ -182,9 +231,13 @@ class DecodePool:
             max_pixels: the decompression-bomb limit.
             workers: how many decodes run at once (default: the number of CPU cores).
             kind: ``"thread"`` or ``"process"``.
+            max_file_bytes: the largest local file read.
+            read_timeout: seconds a local file read may take.
         """
         self.size = size
         self.max_pixels = max_pixels
+        self.max_file_bytes = max_file_bytes
+        self.read_timeout = read_timeout
         self.workers = workers or os.cpu_count() or 1
         self.kind = kind
         self._executor: Executor
@@ -198,9 +251,14 @@ class DecodePool:
     def submit(self, data: bytes | Path) -> Future[np.ndarray]:
         """Decode ``data`` in the pool; the future raises ``PermanentItemError`` on a bad image."""
         if self.kind == "thread":
-            return self._executor.submit(decode_image, data, self.size, self.max_pixels)
+            return self._executor.submit(
+                decode_image, data, self.size, self.max_pixels,
+                max_file_bytes=self.max_file_bytes, read_timeout=self.read_timeout,
+            )
         result: Future[np.ndarray] = Future()
-        inner = self._executor.submit(_decode_tagged, data, self.size, self.max_pixels)
+        inner = self._executor.submit(
+            _decode_tagged, data, self.size, self.max_pixels, self.max_file_bytes, self.read_timeout
+        )
 
         def _settle(done: Future[tuple[str, object, str]]) -> None:
             try:
@@ -210,6 +268,8 @@ class DecodePool:
                 return
             if tag == "ok":
                 result.set_result(value)  # type: ignore[arg-type]  # the "ok" tag carries the decoded array
+            elif tag == "transient":
+                result.set_exception(TransientItemError(str(value), detail))
             else:
                 result.set_exception(PermanentItemError(str(value), detail))
 

@@ -4,6 +4,9 @@ Each give-up raises ``TransientItemError`` (worth a later retry: ``timeout``,
 ``connection_error``, ``http_429``, ``http_5xx``) or ``PermanentItemError`` (``http_404`` and
 other 4xx, ``not_an_image``, ``too_large``, ``host_not_allowed``, ``bad_url``,
 ``too_many_redirects``). The exception's ``attempts`` attribute says how many requests were made.
+A photo's download has a deadline (``IngestSettings.download_deadline``) counted across its
+attempts and the waits between them, so that a URL that stalls cannot hold a slot for
+``retries x read timeout``.
 """
 
 from __future__ import annotations
@@ -95,6 +98,7 @@ class Fetcher:
         backoff_max: float = 30.0,
         retry_after_cap: float = 60.0,
         attempt_timeout: float | None = None,
+        deadline: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """Configure downloads.
@@ -106,6 +110,8 @@ class Fetcher:
             retry_after_cap: the longest ``Retry-After`` honoured; a longer one is cut to this.
             attempt_timeout: the most one request may take in all, so that a server dripping
                 bytes cannot hold a slot forever (default: connect + 2 x read timeout).
+            deadline: the most one photo's download may take, every attempt and wait included
+                (default: ``ingest.download_deadline``).
             transport: an httpx transport (default: a pooled one with keep-alive).
         """
         self.ingest = ingest
@@ -113,7 +119,9 @@ class Fetcher:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.retry_after_cap = retry_after_cap
-        self.attempt_timeout = attempt_timeout or ingest.connect_timeout + 2 * ingest.read_timeout
+        self.deadline = deadline or ingest.download_deadline
+        # One attempt never outlasts the photo's whole deadline.
+        self.attempt_timeout = min(attempt_timeout or ingest.connect_timeout + 2 * ingest.read_timeout, self.deadline)
         self.cache_dir = ingest.cache_dir
         self._transport = transport
         self._clients: list[httpx.AsyncClient] = []
@@ -193,7 +201,15 @@ class Fetcher:
             reraise=True,
         )
         try:
-            data: bytes = await retrying(attempt)
+            async with asyncio.timeout(self.deadline):
+                data: bytes = await retrying(attempt)
+        except TimeoutError:
+            error = TransientItemError(
+                "timeout", f"no complete image within the download deadline of {self.deadline:g} s "
+                f"({attempts} attempts; PHOTOSEEK_INGEST__DOWNLOAD_DEADLINE)"
+            )
+            error.attempts = attempts
+            raise error from None
         except ItemError as exc:
             exc.attempts = attempts
             raise

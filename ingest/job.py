@@ -12,7 +12,7 @@ from photoseek.ingest.ledger import Ledger
 from photoseek.ingest.picture_url import add_picture_urls
 from photoseek.ingest.pipeline import Pipeline, PipelineOptions
 from photoseek.ingest.report import IngestReport
-from photoseek.ingest.sources.record import SourceFailure, SourceRecord
+from photoseek.ingest.sources.record import SourceItem
 from photoseek.retrieval.encoder import Encoder
 from photoseek.retrieval.identity import IdentifiedEncoder, check_identity, check_metadata, record_identity
 from photoseek.retrieval.store.base import VectorStore
@@ -28,7 +28,7 @@ class JobEncoder(Encoder, IdentifiedEncoder, Protocol):
 
 
 def run_ingest(
-    source: Iterable[SourceRecord | SourceFailure],
+    source: Iterable[SourceItem],
     *,
     store: VectorStore,
     encoder: JobEncoder,
@@ -53,7 +53,7 @@ def run_ingest(
     The caller opens and closes the store, and prints or writes the report.
 
     Args:
-        source: records and failures, read lazily (``UnsplashSource``, ``FolderSource``, ...).
+        source: records, failures and field warnings, read lazily (``UnsplashSource``, ``FolderSource``, ...).
         store: where the points go; its collection is created when missing.
         encoder: the encoder that writes the vectors (``ClipEncoder``).
         ingest: download and decode settings.

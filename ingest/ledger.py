@@ -1,5 +1,9 @@
 """The failures file of an ingest: what failed, where, why, and how often; read back to retry.
 
+It also lists field warnings (``"severity": "warning"``): a value of a photo that could not be
+read, so the photo was stored without it. A warning does not make its photo count as failed,
+is never retried, and stays listed until a whole read of its source no longer meets it.
+
 Failures are appended as JSON lines while the job runs (a killed job keeps them) and the file
 is compacted when the job ends: a photo that succeeded since is dropped, a photo that failed
 again keeps one line with its attempts added up, and after a run that read its whole source a
@@ -43,6 +47,8 @@ class Failure:
         photo_id: the source's own id, when known.
         time: when it last failed (RFC 3339, UTC).
         origin: for a ``source`` failure, the source that met it (``unsplash:/data/lite``).
+        severity: ``error`` (the input failed) or ``warning`` (one field of it was left out).
+        field: for a warning, the column whose value was left out (``exif_aperture_value``).
     """
 
     id: str | None
@@ -54,10 +60,23 @@ class Failure:
     photo_id: str | None = None
     time: str = field(default_factory=_now)
     origin: str | None = None
+    severity: str = "error"
+    field: str | None = None
+
+    @property
+    def is_warning(self) -> bool:
+        """True for a field warning: the photo was kept without one value."""
+        return self.severity == "warning"
 
     @property
     def key(self) -> str:
-        """What identifies the input across runs: its point id, else where it is."""
+        """What identifies the input across runs: its point id, else where it is.
+
+        A warning is one value of a row, so it is keyed by the row and the column: it never
+        replaces (or is replaced by) a failure of the same photo.
+        """
+        if self.is_warning:
+            return f"{self.ref}#{self.field}"
         return self.id or self.ref
 
     @classmethod
@@ -105,14 +124,14 @@ class Ledger:
         return self._previous
 
     def retry_ids(self) -> set[str]:
-        """Point ids of earlier failures that can be tried again (those that had an id)."""
-        return {f.id for f in self._previous.values() if f.id}
+        """Point ids of earlier failures that can be tried again (those that had an id; not warnings)."""
+        return {f.id for f in self._previous.values() if f.id and not f.is_warning}
 
     def record(self, failure: Failure) -> Failure:
-        """Append one failure; its attempts add to those of earlier runs."""
+        """Append one failure or warning; a failure's attempts add to those of earlier runs."""
         with self._lock:
             earlier = self._previous.get(failure.key)
-            if earlier is not None and failure.key not in self._this_run:
+            if earlier is not None and failure.key not in self._this_run and not failure.is_warning:
                 failure.attempts += earlier.attempts
             self._this_run[failure.key] = failure
             if self._handle is None:
@@ -134,9 +153,15 @@ class Ledger:
 
     @property
     def failures(self) -> list[Failure]:
-        """Failures recorded in this run."""
+        """Failures recorded in this run (not warnings)."""
         with self._lock:
-            return list(self._this_run.values())
+            return [f for f in self._this_run.values() if not f.is_warning]
+
+    @property
+    def warnings(self) -> list[Failure]:
+        """Field warnings recorded in this run."""
+        with self._lock:
+            return [f for f in self._this_run.values() if f.is_warning]
 
     def compact(self, *, read_again: Callable[[Failure], bool] | None = None) -> int:
         """Rewrite the file with one line per input that still fails; returns how many.

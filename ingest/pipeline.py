@@ -38,8 +38,9 @@ from photoseek.ingest.decode import DecodePool
 from photoseek.ingest.fetch import Fetcher
 from photoseek.ingest.ledger import Failure, Ledger
 from photoseek.ingest.report import IngestReport
-from photoseek.ingest.sources.record import SourceFailure, SourceRecord
+from photoseek.ingest.sources.record import SourceFailure, SourceItem, SourceRecord, SourceWarning
 from photoseek.retrieval.encoder import Encoder
+from photoseek.retrieval.local_files import display_path
 from photoseek.retrieval.store.base import VectorStore
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class Pipeline:
     """One ingest run. Build it, call ``run()`` once; ``stop()`` from a signal handler.
 
     Args:
-        source: records and failures, read lazily (``UnsplashSource``, ``FolderSource``). A
+        source: records, failures and field warnings, read lazily (``UnsplashSource``, ``FolderSource``). A
             source may also have ``limit`` (a run it cuts short is not a whole read) and
             ``read_again(failure)`` (which earlier malformed rows a whole read of it meets again).
         store: where the points go.
@@ -96,7 +97,7 @@ class Pipeline:
 
     def __init__(
         self,
-        source: Iterable[SourceRecord | SourceFailure],
+        source: Iterable[SourceItem],
         *,
         store: VectorStore,
         encoder: Encoder,
@@ -116,7 +117,8 @@ class Pipeline:
         self.options = options or PipelineOptions()
         self._own_decoder = decoder is None
         self.decoder = decoder or DecodePool(
-            encoder.image_size, ingest.max_image_pixels, workers=ingest.decode_workers
+            encoder.image_size, ingest.max_image_pixels, workers=ingest.decode_workers,
+            max_file_bytes=ingest.max_file_bytes, read_timeout=ingest.file_read_timeout,
         )
         self._fetcher_factory = fetcher_factory or Fetcher
         self._progress = progress
@@ -124,6 +126,8 @@ class Pipeline:
         self._on_optimize = on_optimize
         self.report = IngestReport(failures_file=str(ledger.path))
         self._stop = threading.Event()
+        self._stopped_at: float | None = None
+        self._abandoned = 0
         self._fatal: BaseException | None = None
         self._lock = threading.Lock()
         max_pending = self.options.max_pending or ingest.concurrency + 4 * self.options.batch_size
@@ -142,8 +146,17 @@ class Pipeline:
     # ----------------------------------------------------------------- control
 
     def stop(self) -> None:
-        """Stop reading new photos; what is in flight is finished, written and reported."""
+        """Stop reading new photos; what is in flight is finished, written and reported.
+
+        Photos still in flight ``ingest.stop_grace`` seconds later (a read that hangs) are left
+        to the next run, so that a stop always ends the run.
+        """
+        if self._stopped_at is None:
+            self._stopped_at = time.monotonic()
         self._stop.set()
+
+    def _past_grace(self) -> bool:
+        return self._stopped_at is not None and time.monotonic() - self._stopped_at > self.ingest.stop_grace
 
     @property
     def stopping(self) -> bool:
@@ -176,12 +189,17 @@ class Pipeline:
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised below
             self._fail_fatally(exc)
         finally:
-            feeder.join()
+            feeder.join(None if self._stopped_at is None else self.ingest.stop_grace)
             self._put_write(None, force=True)
             writer.join()
             self._close_fetch_loop(loop_thread)
             if self._own_decoder:
-                self.decoder.close(wait=self._fatal is None)
+                self.decoder.close(wait=self._fatal is None and not self._abandoned)
+        if self._abandoned:
+            log.warning(
+                "left %d photos in flight %g s after the stop; the next run takes them",
+                self._abandoned, self.ingest.stop_grace,
+            )
         self.report.stopped_early = self._stop.is_set() and self._fatal is None
         if self._fatal is not None:
             self.ledger.compact()
@@ -213,6 +231,7 @@ class Pipeline:
             return
         if self._on_optimize is not None:
             self._on_optimize(self.store.count())
+        self.store.check_space(self.store.count(), self.encoder.dimension, "build the vector index")
         self.store.optimize()
 
     def _guard(self, target: Callable[[], None]) -> Callable[[], None]:
@@ -239,6 +258,10 @@ class Pipeline:
             for item in self.source:
                 if self._stop.is_set():
                     break
+                if isinstance(item, SourceWarning):
+                    if self.options.retry_ids is None:
+                        self._warn(item)
+                    continue
                 if isinstance(item, SourceFailure):
                     if self.options.retry_ids is None:
                         self._count_seen(1)
@@ -370,7 +393,7 @@ class Pipeline:
         self._decoded.put((record, pixels))
 
     def _item_failed(self, record: SourceRecord, stage: str, reason: str, detail: str, attempts: int = 1) -> None:
-        ref = str(record.local_path) if record.local_path is not None else (record.url or record.photo_id)
+        ref = display_path(record.local_path) if record.local_path is not None else (record.url or record.photo_id)
         try:
             self._record(
                 Failure(record.id, ref, stage, reason, detail, attempts=max(1, attempts), photo_id=record.photo_id)
@@ -386,6 +409,17 @@ class Pipeline:
         with self._lock:
             self.report.failed += 1
             self.report.failures_by_reason[failure.reason] += 1
+
+    def _warn(self, warning: SourceWarning) -> None:
+        # A field warning: listed in the failures file, counted apart, never a failed photo.
+        self.ledger.record(
+            Failure(
+                warning.id, warning.ref, warning.stage, warning.reason, warning.detail, photo_id=warning.photo_id,
+                origin=warning.origin, severity="warning", field=warning.field,
+            )
+        )
+        with self._lock:
+            self.report.count_warning(warning.field, warning.reason)
 
     # ----------------------------------------------------------------- encode and write
 
@@ -403,6 +437,10 @@ class Pipeline:
                 if items:
                     break
                 if self._fatal is not None or self._drained():
+                    return None
+                if self._past_grace():
+                    with self._lock:
+                        self._abandoned = max(1, self._pending)
                     return None
                 continue
             if item is None:  # a wake-up: the feeder ended or something failed
@@ -464,13 +502,14 @@ class Pipeline:
             if self._fatal is not None:
                 continue
             ids, vectors, payloads = job
+            self.store.check_space(len(ids), vectors.shape[1], f"write {len(ids)} photos")  # a full disk: one line
             self.store.upsert(ids, vectors, payloads)
             self.ledger.mark_done(ids)
             with self._lock:
                 self.report.indexed += len(ids)
 
 
-def run_pipeline(source: Iterable[SourceRecord | SourceFailure], **kwargs: Any) -> IngestReport:
+def run_pipeline(source: Iterable[SourceItem], **kwargs: Any) -> IngestReport:
     """Build a :class:`Pipeline` over ``source`` and run it (see its arguments)."""
     return Pipeline(source, **kwargs).run()
 

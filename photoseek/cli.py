@@ -16,7 +16,7 @@ from photoseek import __version__
 from photoseek.errors import PhotoseekError
 
 # Each module defines ``register(subparsers)``, which adds its parser and sets ``run``.
-COMMAND_MODULES = ("info", "ingest", "search", "eval", "migrate", "snapshot", "serve", "dashboard")
+COMMAND_MODULES = ("info", "ingest", "search", "eval", "migrate", "snapshot", "serve", "check", "dashboard")
 
 
 class CommandLoadError(ImportError):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
+import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from photoseek.config.settings import UNSPLASH_IMAGE_HOSTS
 from photoseek.retrieval.hits import Hit
+from photoseek.retrieval.local_files import LocalReadError, read_file
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +64,12 @@ class ThumbnailSource:
 
     def load(self, hit: Hit, client: httpx.Client) -> Image.Image | None:
         """The hit's picture, or None (with a warning) when it cannot be had."""
-        if hit.path and Path(hit.path).is_file():
-            return _open(Path(hit.path).read_bytes(), hit.path)
+        local = _local_file(hit.path) if hit.path else None
+        if local is not None:
+            try:
+                return _open(read_file(local, max_bytes=self.max_bytes, timeout=self.timeout), hit.path or "")
+            except LocalReadError as exc:  # a FIFO, a device, a hung mount: try the URL, if any
+                log.warning("thumbnail %s", exc.detail)
         url = self.url_for(hit)
         if url is None:
             log.warning("no local file and no image URL for %s", hit.photo_id or hit.id)
@@ -121,6 +128,37 @@ class ThumbnailSource:
         except httpx.HTTPError as exc:
             log.warning("thumbnail %s: %s", url, exc)
             return None
+
+
+def _local_file(stored: str) -> str | None:
+    """The file a stored ``path`` names, or None. A name that was not UTF-8 is stored with
+    ``\\xff`` escapes (``ingest/sources/folder.py``); its bytes are tried when the text is not a file."""
+    if os.path.lexists(stored):
+        return stored
+    if "\\x" in stored:
+        raw = re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m.group(1), 16)]), stored.encode("utf-8"))
+        candidate = os.fsdecode(raw)
+        if os.path.lexists(candidate):
+            return candidate
+    return None
+
+
+def check_sheet_path(out: Path) -> None:
+    """Refuse, before any search runs, a contact sheet path that cannot be written.
+
+    Raises:
+        ValueError: ``out`` is a folder, has no image extension Pillow writes, or its folder is a file.
+    """
+    if out.is_dir():
+        raise ValueError(f"--grid {out} is a folder; give an image file name such as {out / 'results.jpg'}")
+    extension = out.suffix.lower()
+    if extension not in Image.registered_extensions() or Image.registered_extensions()[extension] not in Image.SAVE:
+        raise ValueError(f"--grid {out} needs an image extension Pillow can write (.jpg, .png, .webp)")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"--grid {out}: {parent} is a file, not a folder")
+            break
 
 
 def _open(data: bytes, name: str) -> Image.Image | None:

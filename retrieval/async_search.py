@@ -12,8 +12,8 @@ from qdrant_client import models
 from photoseek.config.settings import RetrievalSettings, Settings, load_settings
 from photoseek.errors import QueryError
 from photoseek.retrieval.hits import Hit
+from photoseek.retrieval.query_image import ImageInput
 from photoseek.retrieval.search import (
-    ImageInput,
     _candidate_ids,
     _hits,
     _Options,
@@ -75,7 +75,7 @@ class AsyncImageSearch(_SearchCore):
         from photoseek.retrieval.encoder import ClipEncoder
 
         settings = settings or load_settings()
-        encoder = ClipEncoder.from_settings(settings.model)
+        encoder = ClipEncoder.from_settings(settings.model, for_queries=True)
         return cls(
             open_async_store(settings.qdrant),
             encoder,

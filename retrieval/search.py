@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import io
-import os
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 from qdrant_client import models
 
 from photoseek.config.settings import RetrievalSettings, Settings, load_settings
@@ -22,7 +18,7 @@ from photoseek.errors import CollectionMismatch, CollectionNotFound, PhotoNotFou
 from photoseek.retrieval.filters import build_filter
 from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.identity import IdentifiedEncoder, check_metadata
-from photoseek.retrieval.preprocess import to_8bit, to_rgb
+from photoseek.retrieval.query_image import ImageInput, read_image
 from photoseek.retrieval.schema import SOURCES, point_id
 from photoseek.retrieval.store.base import (
     CollectionInfo,
@@ -36,7 +32,6 @@ if TYPE_CHECKING:
     from photoseek.retrieval.encoder import Encoder
     from photoseek.retrieval.store.async_server import AsyncVectorStore
 
-ImageInput = Union[str, "os.PathLike[str]", bytes, Image.Image]
 
 @dataclass(frozen=True)
 class _Options:
@@ -119,7 +114,8 @@ class _SearchCore:
         return np.asarray(self.encoder.encode_text(list(texts)), dtype=np.float32)
 
     def _encode_image(self, image: ImageInput) -> np.ndarray:
-        vector: np.ndarray = np.asarray(self.encoder.encode_images([read_image(image)]), dtype=np.float32)[0]
+        picture = read_image(image, max_bytes=self.defaults.max_image_bytes, timeout=self.defaults.image_read_timeout)
+        vector: np.ndarray = np.asarray(self.encoder.encode_images([picture]), dtype=np.float32)[0]
         return vector
 
     @contextmanager
@@ -147,31 +143,6 @@ class _SearchCore:
                 f"model makes {dimension}-d ones; search with the model that built the collection "
                 "(PHOTOSEEK_MODEL__IMAGE / PHOTOSEEK_MODEL__TEXT)"
             )
-
-
-def read_image(image: ImageInput) -> Image.Image:
-    """Open a query image given as a path, bytes or a PIL image, upright and in RGB.
-
-    Raises:
-        QueryError: the file is missing or is not an image Pillow can read.
-    """
-    if isinstance(image, Image.Image):
-        picture = image
-    else:
-        try:
-            if isinstance(image, (str, os.PathLike)):
-                image = Path(image).read_bytes()  # read whole: no file handle left open
-            if not isinstance(image, (bytes, bytearray, memoryview)):
-                raise QueryError(f"image must be a path, bytes or a PIL image (got {type(image).__name__})")
-            picture = Image.open(io.BytesIO(bytes(image)))
-            picture.load()
-        except FileNotFoundError:
-            raise QueryError(f"query image {str(image)!r} does not exist") from None
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-            raise QueryError(f"query image is not a readable image: {exc}") from None
-    picture = ImageOps.exif_transpose(picture) or picture
-    # The same conversion ingest applies: wide greyscale scaled, transparency on white.
-    return to_rgb(to_8bit(picture))
 
 
 def _candidate_ids(photo_id: str, source: str | None) -> list[str]:
@@ -261,7 +232,7 @@ class ImageSearch(_SearchCore):
         try:
             if not store.collection_exists():  # before the slow model load
                 raise missing_collection(store)
-            encoder = ClipEncoder.from_settings(settings.model)
+            encoder = ClipEncoder.from_settings(settings.model, for_queries=True)
             search = cls(
                 store,
                 encoder,

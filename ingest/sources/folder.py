@@ -1,10 +1,19 @@
-"""A folder of image files as a stream of records: id from the relative path, payload from EXIF."""
+"""A folder of image files as a stream of records: id from the relative path, payload from EXIF.
+
+Any file name is taken: the id comes from the name's bytes (``os.fsencode``), so a name that is
+not valid UTF-8 gets a stable id of its own, and it is stored and reported in a readable form
+(bytes that are not UTF-8 written as ``\xff``). Only regular files are read: a FIFO, a device
+or a socket named like a picture is recorded as ``not_a_regular_file`` without being opened,
+and a header read that hangs (a dead network mount) gives up after ``read_timeout``.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
+import uuid
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -20,7 +29,8 @@ from photoseek.ingest.sources.record import (
     rfc3339,
 )
 from photoseek.ingest.sources.shard import Shard, check_shard, in_shard
-from photoseek.retrieval.schema import point_id
+from photoseek.retrieval.local_files import LocalReadError, call_with_timeout, display_path, file_kind
+from photoseek.retrieval.schema import PHOTO_NAMESPACE
 
 if TYPE_CHECKING:
     from photoseek.ingest.ledger import Failure
@@ -38,6 +48,19 @@ EXPOSURE_TIME, F_NUMBER, ISO, FOCAL_LENGTH = 0x829A, 0x829D, 0x8827, 0x920A
 GPS_LAT_REF, GPS_LAT, GPS_LON_REF, GPS_LON = 1, 2, 3, 4
 # Orientations 5-8 turn the picture by 90 degrees: width and height swap on display.
 TURNED = frozenset({5, 6, 7, 8})
+# Seconds a file's header may take to read (``IngestSettings.file_read_timeout``).
+DEFAULT_READ_TIMEOUT = 30.0
+
+
+def file_point_id(relpath: str) -> str:
+    """The point id of a file: a UUIDv5 of ``folder:`` and the relative path's bytes.
+
+    The same id as ``retrieval.schema.point_id(relpath, "folder")`` for every UTF-8 name; a
+    name that is not UTF-8 (``os.fsdecode`` gives it with surrogates, which ``uuid5`` cannot
+    encode) hashes its own bytes, so it too has one stable id.
+    """
+    digest = hashlib.sha1(PHOTO_NAMESPACE.bytes + f"{SOURCE}:".encode() + os.fsencode(relpath)).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=5))
 
 
 def _exif_datetime(text: object, offset: object) -> str | None:
@@ -130,6 +153,8 @@ def image_metadata(path: Path) -> dict[str, Any]:
     exposure = _exposure(exif_ifd.get(EXPOSURE_TIME))
     if exposure:
         camera["exposure_time"] = exposure
+        # The same indexed number as the Unsplash source gives, so that one range filter serves both.
+        camera["exposure_seconds"] = round(_number(exif_ifd.get(EXPOSURE_TIME)), 6)  # type: ignore[arg-type]
     if camera:
         meta["camera"] = camera
     lat = _degrees(gps.get(GPS_LAT), gps.get(GPS_LAT_REF))
@@ -142,13 +167,21 @@ def image_metadata(path: Path) -> dict[str, Any]:
 class FolderSource:
     """Every image file under a folder, as ``SourceRecord`` / ``SourceFailure``, in a stable order."""
 
-    def __init__(self, root: Path, shard: Shard | None = None, limit: int | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        shard: Shard | None = None,
+        limit: int | None = None,
+        *,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+    ) -> None:
         """Open a folder.
 
         Args:
             root: the folder to walk (sub-folders included, symlinked folders not followed).
             shard: ``(k, n)`` to keep only the files whose id hashes to ``k``.
             limit: stop after this many records.
+            read_timeout: seconds a file's header (size, EXIF) may take to read.
 
         Raises:
             FileNotFoundError: when ``root`` is not a folder.
@@ -158,6 +191,7 @@ class FolderSource:
             raise FileNotFoundError(f"image folder {self.root} does not exist")
         self.shard = check_shard(shard) if shard is not None else None
         self.limit = limit
+        self.read_timeout = read_timeout
         self.origin = f"{SOURCE}:{self.root.resolve()}"
         self._walk_errors = 0
 
@@ -166,7 +200,7 @@ class FolderSource:
         shard, every sub-folder listed)."""
         if failure.origin != self.origin or self._walk_errors:
             return False
-        return in_shard(point_id(failure.ref, SOURCE), self.shard)
+        return in_shard(file_point_id(failure.ref), self.shard)
 
     def _walk_error(self, exc: OSError) -> None:
         self._walk_errors += 1  # a sub-folder that cannot be listed: this read is not whole
@@ -180,31 +214,49 @@ class FolderSource:
                     yield Path(folder) / name
 
     def __iter__(self) -> Iterator[SourceRecord | SourceFailure]:
-        """Yield one record per image file, lazily."""
+        """Yield one record per image file, lazily; a file that cannot be taken is a failure."""
         emitted = 0
         for path in self._files():
             if self.limit is not None and emitted >= self.limit:
                 return
             relpath = path.relative_to(self.root).as_posix()
-            record_id = point_id(relpath, SOURCE)
+            record_id = file_point_id(relpath)
             if not in_shard(record_id, self.shard):
                 continue
+            shown = display_path(relpath)
             try:
-                stat = path.stat()
-            except OSError as exc:
-                yield SourceFailure(
-                    relpath, "unreadable", f"cannot stat: {exc}", photo_id=relpath, origin=self.origin
+                item = self._item(path, record_id, shown)
+            except Exception as exc:  # noqa: BLE001 - one odd file never stops the job
+                item = SourceFailure(
+                    shown, "unreadable", f"{type(exc).__name__}: {exc}", photo_id=shown, origin=self.origin
                 )
-                continue
-            payload: dict[str, Any] = {
-                "source": SOURCE,
-                "photo_id": relpath,
-                "path": str(path.resolve()),
-                "file_size": stat.st_size,
-                "mtime": rfc3339(datetime.fromtimestamp(stat.st_mtime, UTC)),
-            }
-            payload.update(image_metadata(path))
-            if payload["file_size"] == 0:
-                del payload["file_size"]  # missing values are absent, never 0
-            emitted += 1
-            yield SourceRecord(record_id, relpath, SOURCE, payload, local_path=path)
+            if isinstance(item, SourceRecord):
+                emitted += 1
+            yield item
+
+    def _item(self, path: Path, record_id: str, shown: str) -> SourceRecord | SourceFailure:
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            return SourceFailure(shown, "unreadable", f"cannot stat: {exc}", photo_id=shown, origin=self.origin)
+        kind = file_kind(stat.st_mode)
+        if kind is not None:
+            # Never opened: opening a FIFO blocks until a writer comes, a device never ends.
+            return SourceFailure(
+                shown, "not_a_regular_file", f"{shown} is {kind}, not a regular file",
+                photo_id=shown, origin=self.origin,
+            )
+        payload: dict[str, Any] = {
+            "source": SOURCE,
+            "photo_id": shown,
+            "path": display_path(path.resolve()),
+            "file_size": stat.st_size,
+            "mtime": rfc3339(datetime.fromtimestamp(stat.st_mtime, UTC)),
+        }
+        try:
+            payload.update(call_with_timeout(lambda: image_metadata(path), self.read_timeout, shown))
+        except LocalReadError as exc:
+            return SourceFailure(shown, exc.reason, exc.detail, photo_id=shown, origin=self.origin)
+        if payload["file_size"] == 0:
+            del payload["file_size"]  # missing values are absent, never 0
+        return SourceRecord(record_id, shown, SOURCE, payload, local_path=path)

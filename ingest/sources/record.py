@@ -1,4 +1,4 @@
-"""What a source yields: one ``SourceRecord`` per photo, or a ``SourceFailure`` for a bad input."""
+"""What sources yield: ``SourceRecord`` per photo, ``SourceFailure`` per bad input, ``SourceWarning`` per odd value."""
 
 from __future__ import annotations
 
@@ -53,6 +53,37 @@ class SourceFailure:
     stage: str = "source"
     photo_id: str | None = None
     origin: str | None = None
+
+
+@dataclass
+class SourceWarning:
+    """One value the source could not read: the field is left out, the photo is kept.
+
+    A source yields the warnings of a photo just before its record; a warning about a whole
+    file (a part name it does not recognise, a malformed row of a joined table) has no photo.
+
+    Attributes:
+        ref: where the value is, e.g. ``"photos.tsv000:17"``, or a file name.
+        field: the dataset column (``exif_aperture_value``; a pair is ``a/b``), or ``file``.
+        reason: a short code such as ``not_a_number`` or ``swapped``.
+        detail: one line saying what was found and what was done with it.
+        id: the photo's point id, when the warning is about a photo.
+        photo_id: the photo's source id, when the warning is about a photo.
+        origin: which source met it (``unsplash:/data/lite``).
+        stage: always ``"source"``.
+    """
+
+    ref: str
+    field: str
+    reason: str
+    detail: str = ""
+    id: str | None = None
+    photo_id: str | None = None
+    origin: str | None = None
+    stage: str = "source"
+
+
+SourceItem = SourceRecord | SourceFailure | SourceWarning
 
 
 def orientation(width: int | None, height: int | None) -> str | None:

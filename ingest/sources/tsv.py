@@ -18,13 +18,21 @@ FIELD_SIZE_LIMIT = 16 * 1024 * 1024
 csv.field_size_limit(min(sys.maxsize, FIELD_SIZE_LIMIT))
 
 
+# The tables of a release; conversions is read by the evaluation, not by the ingest.
+TABLES = ("photos", "keywords", "collections", "conversions", "colors")
+
+
+def _part_pattern(table: str) -> re.Pattern[str]:
+    return re.compile(rf"^{re.escape(table)}\.(tsv|csv)(\d*)(\.gz)?$")
+
+
 def table_parts(dataset_dir: Path, table: str) -> list[Path]:
     """The files of one table (``photos``, ``keywords``...) in order, e.g. ``photos.tsv000``, ``photos.tsv001``.
 
     Accepts ``<table>.tsv``, ``<table>.tsv<digits>`` and either with ``.gz``, also ``<table>.csv*``
-    as the Lite download once named them. Returns an empty list when the table is absent.
+    as the Lite download names them since 1.3.0. Returns an empty list when the table is absent.
     """
-    pattern = re.compile(rf"^{re.escape(table)}\.(tsv|csv)(\d*)(\.gz)?$")
+    pattern = _part_pattern(table)
     found: list[tuple[int, str, Path]] = []
     for path in dataset_dir.iterdir():
         match = pattern.match(path.name)
@@ -33,10 +41,30 @@ def table_parts(dataset_dir: Path, table: str) -> list[Path]:
     return [path for _, _, path in sorted(found)]
 
 
+def unrecognised_parts(dataset_dir: Path) -> list[str]:
+    """Names of files that look like a part of a table but that ``table_parts`` does not read.
+
+    ``photos.tsv000.bak``, ``photos_1.tsv``, ``keywords.tsv.zip``, ``colours.tsv``: a renamed or
+    re-packed part would otherwise be skipped without a word, and its rows missed.
+    """
+    patterns = [_part_pattern(table) for table in TABLES]
+    odd = []
+    for path in sorted(dataset_dir.iterdir()):
+        name = path.name
+        if name.startswith(".") or not path.is_file() or any(p.match(name) for p in patterns):
+            continue
+        lowered = name.lower()
+        if any(lowered.startswith(table) for table in (*TABLES, "colours")) or re.search(r"\.(tsv|csv)", lowered):
+            odd.append(name)
+    return odd
+
+
 def _open_text(path: Path) -> IO[str]:
+    # utf-8-sig skips a byte-order mark at the start of a file (some exports and editors add
+    # one); left in, it would glue itself to the first column's name.
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline="")
-    return open(path, encoding="utf-8", errors="replace", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace", newline="")
+    return open(path, encoding="utf-8-sig", errors="replace", newline="")
 
 
 @dataclass
@@ -87,7 +115,8 @@ def iter_rows(parts: list[Path]) -> Iterator[tuple[list[str], Row | BadRow]]:
             header = next(reader, None)
             if header is None:
                 continue
-            header = [name.strip() for name in header]
+            header = [name.strip().lstrip("\ufeff") for name in header]
+            part = path.name  # once per file: Path.name costs a parse on every call
             start = reader.line_num + 1
             while True:
                 try:
@@ -95,10 +124,10 @@ def iter_rows(parts: list[Path]) -> Iterator[tuple[list[str], Row | BadRow]]:
                 except StopIteration:
                     break
                 except csv.Error as exc:
-                    yield header, BadRow(path.name, start, f"unparseable line: {exc}")
+                    yield header, BadRow(part, start, f"unparseable line: {exc}")
                     start = reader.line_num + 1
                     continue
                 line, start = start, reader.line_num + 1
                 if not fields:
                     continue
-                yield header, Row(path.name, line, fields)
+                yield header, Row(part, line, fields)

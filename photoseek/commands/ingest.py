@@ -114,13 +114,23 @@ def _source(args: argparse.Namespace, settings: Settings) -> Any:
             return UnsplashSource(args.dataset_dir, args.images_dir, settings.ingest, shard=shard, limit=limit)
         if not args.root.is_dir():
             raise SourceError(f"{args.root} is not a folder: give the folder of images to ingest")
-        return FolderSource(args.root, shard=shard, limit=limit)
+        return FolderSource(args.root, shard=shard, limit=limit, read_timeout=settings.ingest.file_read_timeout)
     except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
         raise SourceError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the ingest; 0 when it ran to its end (even with failed photos)."""
+    """Run the ingest; 0 when it ran to its end (even with failed photos) or was stopped."""
+    from photoseek.ingest.startup import StoppedAtStartup, nothing_done, stop_at_startup
+
+    with stop_at_startup() as startup:
+        try:
+            return _run(args, startup)
+        except StoppedAtStartup:
+            return nothing_done(startup, args.report)
+
+
+def _run(args: argparse.Namespace, startup: Any) -> int:
     from photoseek.config import load_settings
     from photoseek.ingest import failures_path, run_ingest
     from photoseek.ingest.ledger import Ledger
@@ -153,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
         nonlocal bar
         bar = ProgressBar(total=len(retry_ids) if retry_ids else settings.ingest.limit, enabled=not args.no_progress)
         previous = _install_signal_handlers(pipeline)
+        startup.over()  # from here a SIGTERM is the pipeline's: it stops cleanly
         try:
             yield
         finally:

@@ -81,6 +81,13 @@ def run(args: argparse.Namespace) -> int:
         raise QueryError("--avoid works with a text search")
     if args.columns < 1 or not 16 <= args.tile_size <= 2048:
         raise QueryError("--columns must be >= 1 and --tile-size between 16 and 2048")
+    if args.grid is not None:
+        from photoseek.contact_sheet import check_sheet_path
+
+        try:
+            check_sheet_path(args.grid)  # before the search: a bad path must not cost the results
+        except ValueError as exc:
+            raise QueryError(str(exc)) from None
     where = parse_where(args.where)  # before the model loads: a typo fails at once
     options: dict[str, Any] = dict(
         limit=args.limit, offset=args.offset, score_threshold=args.score_threshold, exact=args.exact, **where

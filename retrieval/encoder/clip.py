@@ -34,6 +34,7 @@ from photoseek.retrieval.encoder.model_loading import (
     tower_of,
 )
 from photoseek.retrieval.encoder.query_cache import QueryCache
+from photoseek.retrieval.encoder.text_input import QueryFitter, context_length, text_tokenizer
 from photoseek.retrieval.identity import ModelIdentity, check_pairing
 from photoseek.retrieval.preprocess import clip_resize_crop
 
@@ -83,6 +84,8 @@ class ClipEncoder:
         image_size: the model's input size (the crop ``clip_resize_crop`` makes).
         resize_edge: the size the shortest side is scaled to before the crop.
         device: ``cuda``, ``mps`` or ``cpu``.
+        text_context: the most tokens of a query the text model reads (77 for CLIP); a longer
+            query is cut, with a warning.
         precision: ``fp32``, ``fp16`` or ``bf16``.
         batch_size: images per batch.
     """
@@ -98,6 +101,7 @@ class ClipEncoder:
         query_cache_size: int = 1024,
         allow_unpaired_text_model: bool = False,
         text_int8_on_cpu: bool = False,
+        cpu_threads: int | None = None,
     ) -> None:
         """Load the models.
 
@@ -111,6 +115,10 @@ class ClipEncoder:
             allow_unpaired_text_model: accept a text model not known to share the image space.
             text_int8_on_cpu: on a CPU, encode queries with int8 text weights (about 2x faster,
                 cosine >= 0.998 to float32; see ``retrieval/encoder/int8_text.py``).
+            cpu_threads: torch's CPU thread count for this process, set when the model runs on
+                the CPU (None = leave torch's default: one per core). torch has one count per
+                process; a search service sets it (``ModelSettings.query_threads``), an ingest
+                leaves it.
 
         Raises:
             ModelLoadError: a model cannot be loaded.
@@ -118,6 +126,10 @@ class ClipEncoder:
             ConfigError: the device or precision asked for is not available.
         """
         self.device = choose_device(device)
+        if cpu_threads is not None and self.device == "cpu":
+            import torch
+
+            torch.set_num_threads(cpu_threads)
         self.precision = choose_precision(precision, self.device)
         self.batch_size = choose_batch_size(batch_size, self.device)
         self._dtype = torch_dtype(self.precision)
@@ -155,6 +167,9 @@ class ClipEncoder:
             if quantized is not None:
                 self._text_tower, self.text_int8 = quantized, True
         self._setup_pixels()
+        self._text_tokenizer = text_tokenizer(self.text_model)
+        self.text_context = context_length(self.text_model)
+        self._fitter = QueryFitter(self._text_tokenizer, self.text_context)
         self._cache = QueryCache(query_cache_size)
         log.info(
             "encoder: image %s, text %s%s, %d-d, %s/%s, batch %d",
@@ -163,8 +178,14 @@ class ClipEncoder:
         )
 
     @classmethod
-    def from_settings(cls, model: ModelSettings) -> ClipEncoder:
-        """Build the encoder from the ``model`` settings section."""
+    def from_settings(cls, model: ModelSettings, *, for_queries: bool = False) -> ClipEncoder:
+        """Build the encoder from the ``model`` settings section.
+
+        Args:
+            model: the settings section.
+            for_queries: the process serves searches: on a CPU, torch runs
+                ``model.query_threads`` threads (concurrent queries are served best by few).
+        """
         return cls(
             model.image,
             model.text,
@@ -174,6 +195,7 @@ class ClipEncoder:
             query_cache_size=model.query_cache_size,
             allow_unpaired_text_model=model.allow_unpaired_text_model,
             text_int8_on_cpu=model.text_int8_on_cpu,
+            cpu_threads=model.query_threads if for_queries else None,
         )
 
     @staticmethod
@@ -244,7 +266,9 @@ class ClipEncoder:
         if missing:
             import torch
 
-            texts_to_encode = list(missing)
+            # Any string is accepted: unpaired surrogates replaced, a very long text shortened
+            # (and the model reads only its first ``text_context`` tokens; a warning says so).
+            texts_to_encode = [self._fitter.fit(text) for text in missing]
             if self._text_tower is not None:
                 # int8 activations are scaled per batch, so each text alone: a query's vector
                 # must not depend on what it was batched with.
@@ -311,7 +335,15 @@ class ClipEncoder:
         import torch
 
         assert self._text_tower is not None, "only called when the text model is a CLIP text tower"
-        features = self.text_model.preprocess(texts)
+        if self._text_tokenizer is not None and self.text_context is not None:
+            # Truncated here, to the context read from the model's own configuration: an old
+            # sentence-transformers CLIP folder has no model_max_length, and its tokenizer
+            # would hand the tower more positions than it has.
+            features = self._text_tokenizer(
+                texts, padding=True, truncation=True, max_length=self.text_context, return_tensors="pt"
+            )
+        else:
+            features = self.text_model.preprocess(texts)
         with torch.inference_mode():
             tokens = {k: v.to(self.device) for k, v in features.items() if isinstance(v, torch.Tensor)}
             embedded = self._text_tower.get_text_features(**tokens)

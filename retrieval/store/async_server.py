@@ -211,6 +211,9 @@ class AsyncServerStore:
         """Drop the collection and its points (nothing happens when it does not exist)."""
         await self._run(self._core.delete_collection())
 
+    async def check_space(self, points: int, dimension: int, what: str) -> None:
+        """A no-op: a server manages its own disk."""
+
     async def unindexed_tail(self) -> int:
         """0: the server indexes in the background itself."""
         return 0

@@ -197,6 +197,15 @@ class VectorStore(Protocol):
         """One page of points in id order and the offset of the next page (None at the end)."""
         ...
 
+    def check_space(self, points: int, dimension: int, what: str) -> None:
+        """Raise ``StoreError`` unless there is room to write ``points`` more ``dimension``-d points (and index them).
+
+        The embedded engine maps its files into memory, so a full disk would kill the process
+        (SIGBUS); it checks its folder's free space. A server manages its own disk: a no-op.
+        ``what`` names the step for the message (``write 256 photos``).
+        """
+        ...
+
     def unindexed_tail(self) -> int:
         """Points not in the vector index yet that ``optimize()`` would index (0 on a server)."""
         ...

@@ -36,6 +36,8 @@ from photoseek.config.settings import QdrantSettings
 from photoseek.errors import CollectionMismatch, ConfigError, QueryError
 from photoseek.retrieval.schema import INDEXED_FIELDS, IndexKind
 from photoseek.retrieval.store.base import CollectionInfo, Record, ScoredRecord, Snapshot, VectorStore
+from photoseek.retrieval.store.damage import read_metadata_file
+from photoseek.retrieval.store.disk_space import check_space, write_bytes_needed
 from photoseek.retrieval.store.edge_filters import translate_filter
 from photoseek.retrieval.store.edge_shards import CONFIG_FILE, SHARDS, OpenShard, data_folder, edge_call, not_found
 from photoseek.retrieval.store.inputs import canonical_ids, check_page, query_matrix, query_vector, vector_batch
@@ -222,10 +224,7 @@ class EdgeStore:
         )
 
     def _read_metadata(self) -> dict[str, Any]:
-        try:
-            return dict(json.loads((self.folder / METADATA_FILE).read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            return {}
+        return read_metadata_file(self.folder / METADATA_FILE)
 
     def get_metadata(self) -> dict[str, Any]:
         """The collection's metadata side record (empty when none was set)."""
@@ -260,6 +259,10 @@ class EdgeStore:
             self._entry = None
             if self.folder.exists():
                 shutil.rmtree(self.folder)
+
+    def check_space(self, points: int, dimension: int, what: str) -> None:
+        """Raise ``NoSpaceError`` unless this store's disk has room to write ``points`` points."""
+        check_space(self.folder, write_bytes_needed(points, dimension), what)
 
     def unindexed_tail(self) -> int:
         """Points stored but not in the HNSW index yet (a search scans them one by one)."""

@@ -16,8 +16,10 @@ from typing import TypeVar
 
 import qdrant_edge as qe
 
-from photoseek.errors import CollectionNotFound, PhotoseekError, StoreError, StoreLocked
+from photoseek.errors import CollectionNotFound, PhotoseekError
 from photoseek.retrieval.store.base import collection_not_found
+from photoseek.retrieval.store.damage import edge_error, is_engine_panic
+from photoseek.retrieval.store.disk_space import OPEN_HEADROOM, check_space
 
 T = TypeVar("T")
 
@@ -54,6 +56,8 @@ class ShardRegistry:
             entry = self._open.get(key)
             created = False
             if entry is None:
+                # Opening allocates files the engine maps: on a full disk that is a SIGBUS.
+                check_space(folder, OPEN_HEADROOM, "open the embedded store")
                 if (folder / CONFIG_FILE).is_file():
                     shard = edge_call(folder, lambda: qe.EdgeShard.load(str(folder)))
                 elif create is not None:
@@ -109,11 +113,8 @@ def edge_call(folder: Path, call: Callable[[], T]) -> T:
         return call()
     except PhotoseekError:
         raise
-    except Exception as exc:
-        text = str(exc)
-        if "WouldBlock" in text or "failed to open WAL" in text:
-            raise StoreLocked(
-                f"embedded store {folder} is open in another process; concurrent access from "
-                "several processes needs the server backend (set PHOTOSEEK_QDRANT__URL)"
-            ) from None
-        raise StoreError(f"embedded store {folder}: {text}") from exc
+    except BaseException as exc:
+        # A Rust panic is a BaseException (pyo3's PanicException): caught here too, and named.
+        if not (isinstance(exc, Exception) or is_engine_panic(exc)):
+            raise
+        raise edge_error(folder, exc) from None

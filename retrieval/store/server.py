@@ -110,6 +110,9 @@ class ServerStore:
         """Drop the collection and its points (nothing happens when it does not exist)."""
         self._run(self._core.delete_collection())
 
+    def check_space(self, points: int, dimension: int, what: str) -> None:
+        """A no-op: a server manages its own disk."""
+
     def unindexed_tail(self) -> int:
         """0: the server indexes in the background itself."""
         return 0

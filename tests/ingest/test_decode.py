@@ -63,14 +63,15 @@ def test_files_decode_like_bytes(tmp_path: Path) -> None:
 
 
 def test_local_files_that_cannot_be_read_say_why(tmp_path: Path) -> None:
-    """A missing file and a folder are the file system's failures, not a corrupt picture."""
+    """A missing file and a folder are the file system's failures, not a corrupt picture; a
+    folder is never opened."""
     with pytest.raises(PermanentItemError) as missing:
         decode_image(tmp_path / "gone.jpg", SIZE, MAX_PIXELS)
     assert missing.value.reason == "file_not_found"
     (tmp_path / "album.jpg").mkdir()
     with pytest.raises(PermanentItemError) as folder:
         decode_image(tmp_path / "album.jpg", SIZE, MAX_PIXELS)
-    assert folder.value.reason == "unreadable"
+    assert folder.value.reason == "not_a_regular_file"
 
 
 @pytest.mark.parametrize("width,height", [(1080, 720), (640, 427), (1080, 1620), (1920, 1280)])

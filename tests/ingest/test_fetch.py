@@ -153,3 +153,22 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert _retry_after(None) is None and _retry_after("soon") is None
     later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     assert 25 <= (_retry_after(later) or 0) <= 31
+
+
+def test_a_stalling_url_gives_up_at_the_photo_deadline_across_retries(http_server: LoopbackServer) -> None:
+    """Five attempts of 2 s reads would hold the slot ~10 s; the photo's deadline cuts it at 1.5 s."""
+    ingest = IngestSettings(
+        allowed_hosts="127.0.0.1", connect_timeout=1.0, read_timeout=2.0, retries=4, download_deadline=1.5
+    )
+    url = http_server.add("/stalls", Stall(seconds=30))
+    started = time.monotonic()
+    result = _run(ingest, url)
+    elapsed = time.monotonic() - started
+    assert isinstance(result, TransientItemError) and result.reason == "timeout"
+    assert "download deadline of 1.5 s" in result.detail and result.attempts >= 1
+    assert elapsed < 3, f"{elapsed:.1f} s"
+
+
+def test_the_default_deadline_is_well_under_the_retries_times_the_timeouts() -> None:
+    ingest = IngestSettings()
+    assert ingest.download_deadline <= 60 < (ingest.retries + 1) * ingest.read_timeout

@@ -49,7 +49,7 @@ def test_folder_records_carry_file_and_exif_metadata(tmp_path: Path) -> None:
     assert payload["width"] == 40 and payload["height"] == 60 and payload["orientation"] == "portrait"
     assert payload["taken_at"] == "2019-07-14T14:05:09Z"
     assert payload["camera"] == {"make": "Nikon", "model": "D750", "iso": 400, "aperture": 4.0,
-                                 "focal_length": 35.0, "exposure_time": "1/250"}
+                                 "focal_length": 35.0, "exposure_time": "1/250", "exposure_seconds": 0.004}
     geo = payload["location"]["geo"]
     assert abs(geo["lat"] - 64.14) < 1e-6 and abs(geo["lon"] + 21.94) < 1e-6
     assert payload["file_size"] == (root / "trip/day1/a.JPG").stat().st_size

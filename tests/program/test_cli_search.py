@@ -190,3 +190,39 @@ def test_missing_collection(
     monkeypatch.setenv("PHOTOSEEK_QDRANT__COLLECTION", "other")
     assert main(["search", "dog"]) == 1
     assert "collection 'other' does not exist" in capsys.readouterr().err
+
+
+def test_grid_pointing_at_a_folder_fails_before_searching(
+    setup: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["search", "a photo", "--grid", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "", "nothing is searched or printed before the error"
+    assert captured.err.strip() == (
+        f"photoseek: error: --grid {tmp_path} is a folder; give an image file name such as {tmp_path / 'results.jpg'}"
+    )
+    assert main(["search", "a photo", "--grid", str(tmp_path / "sheet.txt")]) == 1
+    assert "needs an image extension" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["text", "fifo", "dev-zero", "missing"])
+def test_image_errors_name_the_file(
+    setup: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path, kind: str
+) -> None:
+    import os
+
+    path = {"dev-zero": Path("/dev/zero")}.get(kind, tmp_path / "query.jpg")
+    if kind == "text":
+        path.write_text("not a picture")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    assert main(["search", "--image", str(path)]) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"photoseek: error: query image {path} ") and "BytesIO" not in last, last
+
+
+def test_a_very_long_query_is_searched(setup: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "a red photo " * 10_000, "--limit", "2", "--json"]) == 0
+    assert len(_json_lines(capsys.readouterr().out)) == 2
+    assert main(["search", "a\udcff red photo", "--limit", "2", "--json"]) == 0
+    assert len(_json_lines(capsys.readouterr().out)) == 2

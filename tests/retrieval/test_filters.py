@@ -39,6 +39,8 @@ def test_every_key_names_a_schema_field() -> None:
         ({"photographer": "ana"}, "photographer", models.MatchValue(value="ana")),
         ({"keywords_any": ["dog", "beach"]}, "keywords", models.MatchAny(any=["dog", "beach"])),
         ({"colors_any": "red"}, "colors", models.MatchAny(any=["red"])),
+        ({"topics_any": "Nature"}, "topics", models.MatchAny(any=["Nature"])),
+        ({"collections_any": ["Nature"]}, "collections", models.MatchAny(any=["Nature"])),
         ({"featured": True}, "featured", models.MatchValue(value=True)),
     ],
 )

@@ -74,6 +74,7 @@ CASES: list[tuple[dict[str, Any], Callable[[Mapping[str, Any]], bool]]] = [
     ({"keywords_all": ["dog", "beach"]}, lambda p: {"dog", "beach"} <= set(p["keywords"])),
     ({"colors_any": "red"}, lambda p: "red" in p["colors"]),
     ({"collections_any": ["col1", "col3"]}, lambda p: bool({"col1", "col3"} & set(p["collections"]))),
+    ({"topics_any": ["col1", "col2"]}, lambda p: bool({"col1", "col2"} & set(p.get("topics", [])))),
     ({"min_width": 3000}, lambda p: p["width"] >= 3000),
     ({"max_width": 2000}, lambda p: p["width"] <= 2000),
     ({"min_height": 4000}, lambda p: p["height"] >= 4000),

@@ -127,6 +127,8 @@ def make_photos(n: int = N_PHOTOS, seed: int = 7) -> tuple[list[str], np.ndarray
             "description": " ".join(rng.choice(WORDS, size=3)),
             "camera": {"make": CAMERAS[i % 3], "model": "X"},
         }
+        if i % 4 == 1:  # a topic of the same title as a collection: filtered apart
+            payload["topics"] = [f"col{i % 8 // 2}"]
         if i % 5 != 4:
             payload["ai_description"] = "a photo of " + " ".join(rng.choice(WORDS, size=2))
         if i % 3 == 0:

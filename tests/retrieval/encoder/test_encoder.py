@@ -156,14 +156,14 @@ def test_repeated_query_is_served_from_the_cache(tiny_clip_dir: Path) -> None:
     encoder = ClipEncoder(str(tiny_clip_dir), device="cpu", query_cache_size=2)
     first = encoder.encode_text(["a dog"])
     calls: list[int] = []
-    # Every text the model sees is tokenised first, once per batch.
-    original = encoder.text_model.preprocess
+    # Every text the model sees goes through the text tower once per batch.
+    original = encoder._encode_text_chunk
 
     def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(1)
         return original(*args, **kwargs)
 
-    encoder.text_model.preprocess = counting  # type: ignore[method-assign]
+    encoder._encode_text_chunk = counting  # type: ignore[method-assign]
     again = encoder.encode_text(["a dog"])
     assert calls == [] and encoder.cache.hits == 1
     np.testing.assert_array_equal(first, again)
