@@ -13,16 +13,18 @@ checked, and a local path cannot load in a browser.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
-from photoseek.ingest.sources.record import SourceFailure, SourceRecord
+from photoseek.ingest.sources.record import SourceRecord
 from photoseek.retrieval.store.base import VectorStore
 
 # The payload field the dashboard draws.
 PICTURE_FIELD = "picture_url"
 # The route of ``photoseek serve`` the field points at; its path ends in ``.jpg`` on purpose.
 THUMBNAIL_JPG_ROUTE = "/v1/photos/{point_id}/thumbnail.jpg"
+
+Item = TypeVar("Item")
 
 
 def picture_url(point_id: str, public_url: str | None) -> str | None:
@@ -56,10 +58,8 @@ def with_picture_url(point_id: str, payload: Mapping[str, Any], public_url: str 
     return updated
 
 
-def add_picture_urls(
-    source: Iterable[SourceRecord | SourceFailure], public_url: str | None
-) -> Iterator[SourceRecord | SourceFailure]:
-    """The records of ``source`` with their picture field set (failures pass through).
+def add_picture_urls(source: Iterable[Item], public_url: str | None) -> Iterator[Item]:
+    """The records of ``source`` with their picture field set (failures and the rest pass through).
 
     Args:
         source: what an ingest source yields.
