@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -189,11 +190,26 @@ class ServeSettings(BaseModel):
         "", description="comma-separated folders thumbnails may be read from (the folders that were ingested)"
     )
     thumbnail_size: int = Field(400, ge=32, le=2048, description="longest side of a thumbnail in pixels")
+    public_url: str | None = Field(
+        None,
+        description="the address browsers reach this service at (http(s)://host[:port][/prefix]); ingest writes "
+        "each photo's thumbnail URL there into the payload, which the Qdrant dashboard shows as a picture",
+    )
 
     @field_validator("api_key")
     @classmethod
     def _empty_key(cls, value: SecretStr | None) -> SecretStr | None:
         return None if value is None or not value.get_secret_value().strip() else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("must be an http(s) address such as https://photos.example.org (no query)")
+        return value.strip().rstrip("/")
 
     def cors_origin_list(self) -> list[str]:
         """The CORS origins, an empty list when none are allowed."""

@@ -11,6 +11,7 @@ from typing import Protocol
 from photoseek.config.settings import IngestSettings, Settings
 from photoseek.errors import PhotoseekError
 from photoseek.ingest.ledger import Ledger
+from photoseek.ingest.picture_url import add_picture_urls
 from photoseek.ingest.pipeline import Pipeline, PipelineOptions
 from photoseek.ingest.report import IngestReport
 from photoseek.ingest.sources.record import SourceItem
@@ -43,6 +44,7 @@ def run_ingest(
     progress: Callable[[IngestReport], None] | None = None,
     on_optimize: Callable[[int], None] | None = None,
     while_running: Callable[[Pipeline], AbstractContextManager[object]] | None = None,
+    public_url: str | None = None,
 ) -> IngestReport:
     """Ingest ``source`` into the store's collection, refusing a collection of another model.
 
@@ -71,6 +73,9 @@ def run_ingest(
         while_running: a context manager factory entered around the run with the pipeline, for
             what must last exactly as long as it (the CLI's signal handlers and progress bar);
             ``pipeline.stop()`` ends the run cleanly.
+        public_url: the address ``photoseek serve`` is reached at (``PHOTOSEEK_SERVE__PUBLIC_URL``):
+            every payload written gets its thumbnail URL there, the field the Qdrant dashboard
+            draws (``ingest/picture_url.py``); None leaves the field out.
 
     Returns:
         The run's counts (``report.stopped_early`` when it was stopped).
@@ -99,7 +104,7 @@ def run_ingest(
             progress(report)
 
     pipeline = Pipeline(
-        source,
+        add_picture_urls(source, public_url),
         store=store,
         encoder=encoder,
         ingest=ingest,

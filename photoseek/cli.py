@@ -16,7 +16,9 @@ from photoseek import __version__
 from photoseek.errors import PhotoseekError
 
 # Each module defines ``register(subparsers)``, which adds its parser and sets ``run``.
-COMMAND_MODULES = ("info", "ingest", "search", "eval", "migrate", "snapshot", "serve", "check", "facets", "duplicates")
+COMMAND_MODULES = (
+    "info", "ingest", "search", "facets", "duplicates", "eval", "migrate", "snapshot", "check", "serve", "dashboard",
+)
 
 
 class CommandLoadError(ImportError):

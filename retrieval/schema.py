@@ -42,7 +42,9 @@ class Field:
 FIELDS: tuple[Field, ...] = (
     Field("source", IndexKind.KEYWORD, "where the photo came from: " + " or ".join(map(repr, SOURCES))),
     Field("photo_id", IndexKind.KEYWORD, "the source's own id (Unsplash photo_id, or the relative path)"),
-    Field("image_url", None, "URL of the picture (the Qdrant dashboard shows it as an image)"),
+    Field("image_url", None, "URL of the picture at its source (the Unsplash CDN)"),
+    Field("picture_url", None, "the photo's thumbnail at photoseek serve's public address, ending in .jpg "
+          "(the field the Qdrant dashboard shows as a picture; only when PHOTOSEEK_SERVE__PUBLIC_URL is set)"),
     Field("page_url", None, "the photo's page"),
     Field("path", IndexKind.KEYWORD, "local file the picture was read from, when there is one"),
     Field("description", IndexKind.TEXT, "the photographer's description"),

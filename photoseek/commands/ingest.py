@@ -190,6 +190,7 @@ def _run(args: argparse.Namespace, startup: Any) -> int:
                 f"building the vector index for {n} points (this can take a while on big collections)..."
             ),
             while_running=attended,
+            public_url=settings.serve.public_url,
         )
     finally:
         store.close()

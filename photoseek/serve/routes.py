@@ -131,10 +131,17 @@ async def similar(
     return _page(hits, options, chosen, started)
 
 
+@router.get("/photos/{photo_id:path}/thumbnail.jpg", summary="The thumbnail, at a path ending in .jpg",
+            response_class=Response, responses={200: {"content": {"image/jpeg": {}}}, 307: {}},
+            operation_id="thumbnail_jpg")
 @router.get("/photos/{photo_id:path}/thumbnail", summary="A small JPEG of the photo (or a redirect to the CDN's)",
             response_class=Response, responses={200: {"content": {"image/jpeg": {}}}, 307: {}})
 async def thumbnail(request: Request, photo_id: str) -> Response:
-    """A local photo: its file, resized. An Unsplash photo: a redirect to the CDN's small rendition."""
+    """A local photo: its file, resized. An Unsplash photo: a redirect to the CDN's small rendition.
+
+    The ``.jpg`` path is the one payloads record (``picture_url``): the Qdrant dashboard draws
+    only URLs whose path ends in an image extension.
+    """
     service = _service(request)
     record = await service.photo(photo_id)
     payload = record.payload or {}
