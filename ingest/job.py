@@ -14,9 +14,11 @@ from photoseek.ingest.ledger import Ledger
 from photoseek.ingest.picture_url import add_picture_urls
 from photoseek.ingest.pipeline import Pipeline, PipelineOptions
 from photoseek.ingest.report import IngestReport
+from photoseek.ingest.sources.folder import FolderSource
 from photoseek.ingest.sources.record import SourceItem
 from photoseek.retrieval.encoder import Encoder
 from photoseek.retrieval.identity import IdentifiedEncoder, check_identity, check_metadata, record_identity
+from photoseek.retrieval.photo_folders import record_folder
 from photoseek.retrieval.store.base import VectorStore
 from photoseek.retrieval.written_count import WrittenTally, shortfall, shortfall_message
 
@@ -96,6 +98,8 @@ def run_ingest(
     store.ensure_collection(encoder.dimension)
     if recorded is None:
         record_identity(store, encoder)
+    if isinstance(source, FolderSource):
+        record_folder(store, source.root)  # where `photoseek serve` may read thumbnails from
     tally = WrittenTally(store)
 
     def after_batch(report: IngestReport) -> None:

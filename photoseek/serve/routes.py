@@ -147,7 +147,7 @@ async def thumbnail(request: Request, photo_id: str) -> Response:
     payload = record.payload or {}
     serve = service.settings.serve
     try:
-        path = allowed_file(payload, serve.photo_folder_list())
+        path = allowed_file(payload, [*serve.photo_folder_list(), *await service.ingested_folders()])
     except ApiError:
         image_url = payload.get("image_url")
         target = cdn_thumbnail_url(image_url, serve.thumbnail_size) if isinstance(image_url, str) else None

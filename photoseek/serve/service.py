@@ -9,6 +9,7 @@ import uuid
 import warnings
 from collections import Counter as Tally
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
@@ -20,6 +21,8 @@ from photoseek.config.settings import Settings
 from photoseek.errors import CollectionNotFound, QueryError
 from photoseek.retrieval import AsyncImageSearch, Hit, build_filter, parse_where, point_id
 from photoseek.retrieval.filters import WHERE_KEYS
+from photoseek.retrieval.photo_folders import folders_in_metadata
+from photoseek.retrieval.schema import SOURCES
 from photoseek.retrieval.store.base import Record
 from photoseek.serve.errors import RETRY_AFTER_SECONDS, ApiError
 from photoseek.serve.metrics import Metrics, timed
@@ -31,11 +34,12 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-SOURCES = ("unsplash", "folder")
 # The filter choices come from a scan of the payloads: at most this many photos, kept this long.
 FACET_SCAN_LIMIT = 50_000
 FACET_TTL_SECONDS = 300.0
 FACET_TOP = 200
+# How long the collection's recorded photo folders are kept before they are read again.
+FOLDERS_TTL_SECONDS = 60.0
 # Credit links to Unsplash carry these parameters, as its API guidelines ask.
 UNSPLASH_REFERRAL = "utm_source=photoseek&utm_medium=referral"
 
@@ -151,6 +155,7 @@ class SearchService:
         self._encodes = asyncio.Semaphore(settings.serve.encode_concurrency)
         self._facets: tuple[float, FilterChoices] | None = None
         self._facet_lock = asyncio.Lock()
+        self._folders: tuple[float, list[Path]] | None = None
 
     @classmethod
     def open(cls, settings: Settings, metrics: Metrics, encoder: Encoder | None = None) -> SearchService:
@@ -263,6 +268,14 @@ class SearchService:
                 "(the Unsplash id, or the path relative to the ingested folder) or a point id",
             )
         return records[0]
+
+    async def ingested_folders(self) -> list[Path]:
+        """The folders the collection's local photos were ingested from (read again after a minute)."""
+        now = time.monotonic()
+        if self._folders is None or now - self._folders[0] > FOLDERS_TTL_SECONDS:
+            info = await self.search.store.info()
+            self._folders = (now, folders_in_metadata(info.metadata))
+        return self._folders[1]
 
     async def info(self) -> dict[str, Any]:
         """The collection, its size, the model and the backend."""

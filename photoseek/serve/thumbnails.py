@@ -47,7 +47,8 @@ def allowed_file(payload: Mapping[str, Any], folders: Sequence[Path]) -> Path:
     if not folders:
         raise ApiError(
             404, "NoThumbnail",
-            "thumbnails of local files are off: set PHOTOSEEK_SERVE__PHOTO_FOLDERS to the folders that were ingested",
+            "thumbnails of local files are off: the collection records no ingested folder (`photoseek ingest folder` "
+            "records it); set PHOTOSEEK_SERVE__PHOTO_FOLDERS to the folders that hold its photos",
         )
     try:
         real = Path(recorded).resolve(strict=True)  # every symlink resolved: no escape through a link

@@ -182,3 +182,25 @@ def test_refresh_payload_ingest_rewrites_the_field_and_no_address_leaves_it_out(
 def test_the_url_names_the_point_id_and_ignores_a_trailing_slash() -> None:
     point = point_id("trips/#5 a?.jpg", "folder")
     assert picture_url(point, "http://h/base/") == f"http://h/base/v1/photos/{point}/thumbnail.jpg"
+
+
+def test_an_ingested_folder_is_recorded_and_its_thumbnails_load_without_settings(
+    built: dict[str, Any], encoder: ClipEncoder, tiny_clip_dir: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from photoseek.retrieval.photo_folders import folders_in_metadata
+
+    store: EdgeStore = built["store"]
+    assert folders_in_metadata(store.get_metadata()) == [Path(built["folder"]).resolve()]
+    store.close()
+    settings = Settings(
+        qdrant=QdrantSettings(path=built["data"], collection=COLLECTION),  # type: ignore[call-arg]
+        model=model_settings(tiny_clip_dir),
+        serve={"photo_folders": ""},  # type: ignore[arg-type]
+    )
+    with TestClient(create_app(settings, encoder=encoder)) as client:
+        for name in FOLDER_FILES:
+            reply = client.get(f"/v1/photos/{point_id(name, 'folder')}/thumbnail")
+            assert reply.status_code == 200, (name, reply.text)
+            assert reply.headers["content-type"] == "image/jpeg"
