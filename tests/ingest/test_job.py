@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from photo_datasets import jpeg_bytes, photo_color
-from photoseek.config.settings import IngestSettings, ModelSettings, QdrantSettings, Settings
+from photo_datasets import jpeg_bytes
+from photoseek.config.settings import IngestSettings, ModelSettings, Settings
 from photoseek.errors import ModelIdentityError, ModelMismatchError
 from photoseek.ingest import failures_path, run_ingest
 from photoseek.ingest.ledger import Ledger
@@ -37,22 +37,6 @@ def _encoder(image: Path, text: Path | None = None) -> ClipEncoder:
 @pytest.fixture(scope="module")
 def encoder(tiny_clip_dir: Path) -> ClipEncoder:
     return _encoder(tiny_clip_dir)
-
-
-@pytest.fixture
-def photos(tmp_path: Path) -> Path:
-    root = tmp_path / "photos"
-    root.mkdir()
-    for index in range(N_PHOTOS):
-        (root / f"p{index}.jpg").write_bytes(jpeg_bytes(48, 40, photo_color(index)))
-    return root
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[EdgeStore]:
-    made = EdgeStore(QdrantSettings(path=tmp_path / "qdrant", collection="photos"))
-    yield made
-    made.close()
 
 
 def _ingest(photos: Path, store: EdgeStore, encoder: ClipEncoder, tmp_path: Path, **options: Any) -> IngestReport:

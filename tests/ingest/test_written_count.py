@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from photo_datasets import jpeg_bytes, photo_color
-from photoseek.config.settings import IngestSettings, ModelSettings, QdrantSettings
+from photoseek.config.settings import IngestSettings, ModelSettings
 from photoseek.ingest import run_ingest
 from photoseek.ingest.ledger import Ledger
 from photoseek.ingest.report import IngestReport
@@ -34,22 +32,6 @@ def encoder(tiny_clip_dir: Path) -> ClipEncoder:
     return ClipEncoder.from_settings(
         ModelSettings(image=str(tiny_clip_dir), text=str(tiny_clip_dir), device="cpu", batch_size=4)
     )
-
-
-@pytest.fixture
-def photos(tmp_path: Path) -> Path:
-    root = tmp_path / "photos"
-    root.mkdir()
-    for index in range(N_PHOTOS):
-        (root / f"p{index}.jpg").write_bytes(jpeg_bytes(48, 40, photo_color(index)))
-    return root
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[EdgeStore]:
-    made = EdgeStore(QdrantSettings(path=tmp_path / "qdrant", collection="photos"))
-    yield made
-    made.close()
 
 
 def _ingest(photos: Path, store: EdgeStore, encoder: ClipEncoder, tmp_path: Path) -> IngestReport:
