@@ -63,6 +63,22 @@ class QdrantSettings(BaseModel):
     # Above the engine's default (100): measured on 25k x 512-d hard (near-uniform) vectors,
     # recall@10 0.69 -> 0.75 for +0.0 ms at 128, 0.88 for +0.7 ms at 256 (benchmarks/search.py).
     hnsw_ef: int | None = Field(128, ge=1, description="search-time HNSW ef (higher: better recall, slower)")
+    # Sizes measured with benchmarks/scale.py (README "Sizing"): int8 keeps a quarter of the
+    # vector bytes in RAM (the float32 originals on disk, read to rescore), builds the index
+    # faster and loses no recall with rescoring, so it is the default for new collections.
+    quantization: Literal["int8", "none"] = Field(
+        "int8",
+        description="vectors of a new collection: int8 in RAM + float32 originals on disk (rescored), "
+        "or none = float32 in RAM; an existing collection keeps its own",
+    )
+    full_scan_threshold_kb: int | None = Field(
+        None, ge=1, description="HNSW full-scan threshold of a new collection in KB of vectors; unset = 10000"
+    )
+    # An exact scan over the matches of a filter costs about 1 ms per 10,000 matches on one
+    # core (int8); above this many, a filtered search walks the graph instead.
+    exact_filter_limit: int = Field(
+        50_000, ge=0, description="embedded store: filters matching at most this many points are searched exactly"
+    )
 
     @field_validator("url")
     @classmethod

@@ -35,6 +35,7 @@ from qdrant_client import models
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import CollectionMismatch, ConfigError, QueryError
 from photoseek.retrieval.schema import INDEXED_FIELDS, IndexKind
+from photoseek.retrieval.store import collection_config
 from photoseek.retrieval.store.base import (
     FACET_POOL,
     CollectionInfo,
@@ -70,13 +71,6 @@ _EDGE_SCHEMA: dict[IndexKind, Any] = {
 _KIND_NAMES = {schema: kind.value for kind, schema in _EDGE_SCHEMA.items()} | {qe.PayloadSchemaType.Text: "text"}
 
 
-def _edge_index(kind: IndexKind) -> Any:
-    if kind is IndexKind.TEXT:
-        # Word tokens, lowercased; phrase_matching so that MatchPhrase works as on a server.
-        return qe.TextIndexParams(tokenizer=qe.TokenizerType.Word, lowercase=True, phrase_matching=True)
-    return _EDGE_SCHEMA[kind]
-
-
 def _vector(value: Any) -> np.ndarray | None:
     return None if value is None else np.asarray(value, dtype=np.float32)
 
@@ -105,6 +99,7 @@ class EdgeStore:
         self.collection = settings.collection
         self.folder = Path(settings.path) / settings.collection
         self._hnsw_ef = settings.hnsw_ef
+        self._settings = settings
         self._auto_optimize_tail = auto_optimize_tail
         self._indexing_threshold_kb = indexing_threshold_kb
         self._entry: OpenShard | None = None
@@ -184,14 +179,7 @@ class EdgeStore:
 
         def create() -> qe.EdgeShard:
             self.folder.mkdir(parents=True, exist_ok=True)
-            optimizers = None
-            if self._indexing_threshold_kb is not None:
-                optimizers = qe.EdgeOptimizersConfig(indexing_threshold=self._indexing_threshold_kb)
-            config = qe.EdgeConfig(
-                vectors=qe.EdgeVectorParams(size=vector_size, distance=qe.Distance.Cosine),
-                optimizers=optimizers,
-                wal_enabled=True,
-            )
+            config = collection_config.edge_config(vector_size, self._settings, self._indexing_threshold_kb)
             return qe.EdgeShard.create(str(self.folder), config)
 
         entry, created = self._open(create)
@@ -209,7 +197,7 @@ class EdgeStore:
         have = self._call(lambda: entry.shard.info()).payload_schema
         for path, kind in INDEXED_FIELDS.items():
             if path not in have:
-                op = qe.UpdateOperation.create_field_index(path, _edge_index(kind))
+                op = qe.UpdateOperation.create_field_index(path, collection_config.edge_index(path, kind))
                 self._call(partial(entry.shard.update, op))
         return created
 
@@ -409,7 +397,7 @@ class EdgeStore:
         offset: int,
         edge_filter: qe.Filter | None,
         score_threshold: float | None,
-        exact: bool,
+        params: qe.SearchParams,
         with_vectors: bool,
     ) -> qe.QueryRequest:
         check_page(limit, offset)
@@ -419,10 +407,26 @@ class EdgeStore:
             query=query,
             filter=edge_filter,
             score_threshold=score_threshold,
-            params=qe.SearchParams(hnsw_ef=self._hnsw_ef, exact=exact),
+            params=params,
             with_payload=True,
             with_vector=with_vectors,
         )
+
+    def _search_params(self, entry: OpenShard, filter: models.Filter | None, exact: bool) -> qe.SearchParams:
+        """Search params for a query with ``filter``: an exact scan when the filter matches few points.
+
+        A graph search with a filter can miss matching points (see ``collection_config``); an
+        exact scan over the points the payload index finds cannot, and costs in proportion to
+        them. The engine's estimate of the count is cheap (no scan).
+        """
+        if exact:  # asked for: the true neighbours, scored with the original vectors
+            return collection_config.edge_search_params(self._hnsw_ef, exact=True, acorn=False, originals=True)
+        if filter is not None:
+            edge_filter = translate_filter(filter)
+            estimate = self._call(lambda: entry.shard.count(qe.CountRequest(exact=False, filter=edge_filter)))
+            exact = int(estimate) <= self._settings.exact_filter_limit
+        acorn = not exact and collection_config.needs_acorn(filter)
+        return collection_config.edge_search_params(self._hnsw_ef, exact=exact, acorn=acorn)
 
     def _build_index_if_stale(self, entry: OpenShard) -> None:
         """On the first search of the process, build the index if a large tail is unindexed."""
@@ -464,8 +468,9 @@ class EdgeStore:
             query = qe.Query.RecommendBestScore(qe.RecommendQuery(positives=[target], negatives=negatives))
         else:
             query = qe.Query.Nearest(target)
-        request = self._request(query, limit, offset, translate_filter(filter), score_threshold, exact, with_vectors)
         self._build_index_if_stale(entry)
+        params = self._search_params(entry, filter, exact)
+        request = self._request(query, limit, offset, translate_filter(filter), score_threshold, params, with_vectors)
         return [self._scored(p) for p in self._call(lambda: entry.shard.query(request))]
 
     def query_batch(
@@ -482,13 +487,14 @@ class EdgeStore:
         entry = self._open()[0]
         matrix = query_matrix(vectors, self._size())
         edge_filter = translate_filter(filter)
-        requests = [
-            self._request(qe.Query.Nearest(row), limit, offset, edge_filter, score_threshold, exact, False)
-            for row in matrix.tolist()
-        ]
-        if not requests:
+        if not len(matrix):
             return []
         self._build_index_if_stale(entry)
+        params = self._search_params(entry, filter, exact)
+        requests = [
+            self._request(qe.Query.Nearest(row), limit, offset, edge_filter, score_threshold, params, False)
+            for row in matrix.tolist()
+        ]
         batches = self._call(lambda: entry.shard.query_batch(qe.QueryBatchRequest(requests)))
         return [[self._scored(p) for p in points] for points in batches]
 

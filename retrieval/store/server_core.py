@@ -22,7 +22,8 @@ from qdrant_client.http.exceptions import UnexpectedResponse
 
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import CollectionMismatch, CollectionNotFound, ConfigError, QueryError, StoreError
-from photoseek.retrieval.schema import INDEXED_FIELDS, IndexKind
+from photoseek.retrieval.schema import INDEXED_FIELDS
+from photoseek.retrieval.store import collection_config
 from photoseek.retrieval.store.base import (
     FACET_POOL,
     CollectionInfo,
@@ -170,18 +171,6 @@ def to_scored(point: models.ScoredPoint) -> ScoredRecord:
     )
 
 
-def _server_index(kind: IndexKind) -> Any:
-    if kind is IndexKind.TEXT:
-        # The same tokenisation as the embedded engine: word tokens, lowercased, phrases on.
-        return models.TextIndexParams(
-            type=models.TextIndexType.TEXT,
-            tokenizer=models.TokenizerType.WORD,
-            lowercase=True,
-            phrase_matching=True,
-        )
-    return models.PayloadSchemaType(kind.value)
-
-
 class ServerCore:
     """The server store's operations on one collection, for either client (see the module docstring).
 
@@ -248,7 +237,7 @@ class ServerCore:
             create = partial(
                 _create_collection,
                 self.collection,
-                vectors_config=models.VectorParams(size=vector_size, distance=models.Distance.COSINE),
+                **collection_config.server_create_options(vector_size, self._settings),
                 shard_number=self._settings.shard_number,
                 replication_factor=self._settings.replication_factor,
                 write_consistency_factor=self._settings.write_consistency_factor,
@@ -273,7 +262,7 @@ class ServerCore:
         have = description.payload_schema or {}
         for path, kind in INDEXED_FIELDS.items():
             if path not in have:
-                yield partial(_create_index, self.collection, path, _server_index(kind))
+                yield partial(_create_index, self.collection, path, collection_config.server_index(path, kind))
         return created
 
     def info(self) -> Operation[CollectionInfo]:
@@ -405,10 +394,10 @@ class ServerCore:
 
     # -- queries ------------------------------------------------------------------------
 
-    def _params(self, exact: bool) -> models.SearchParams | None:
-        if not exact and self._settings.hnsw_ef is None:
-            return None  # the server's defaults
-        return models.SearchParams(hnsw_ef=self._settings.hnsw_ef, exact=exact)
+    def _params(self, exact: bool, filter: models.Filter | None = None) -> models.SearchParams:
+        # Rescoring on (a quantized collection does not rescore without it), ACORN for a filter
+        # on a field without HNSW links; hnsw_ef None leaves the server's default.
+        return collection_config.server_search_params(self._settings.hnsw_ef, exact=exact, flt=filter)
 
     def query(
         self,
@@ -443,7 +432,7 @@ class ServerCore:
             self.collection,
             query=query,
             query_filter=filter,
-            search_params=self._params(exact),
+            search_params=self._params(exact, filter),
             limit=limit,
             offset=offset,
             with_payload=True,
@@ -469,7 +458,7 @@ class ServerCore:
             models.QueryRequest(
                 query=row.tolist(),
                 filter=filter,
-                params=self._params(exact),
+                params=self._params(exact, filter),
                 limit=limit,
                 offset=offset,
                 with_payload=True,
