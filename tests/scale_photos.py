@@ -80,9 +80,9 @@ def filter_kinds() -> list[FilterKind]:
     ]
 
 
-def centres(dim: int, seed: int = 0) -> np.ndarray:
-    """The ``CENTRES`` x ``dim`` blob centres (unit variance per dimension)."""
-    return np.random.default_rng([seed, 0]).standard_normal((CENTRES, dim)).astype(np.float32)
+def centres(dim: int, seed: int = 0, count: int = CENTRES) -> np.ndarray:
+    """The ``count`` x ``dim`` blob centres (unit variance per dimension)."""
+    return np.random.default_rng([seed, 0]).standard_normal((count, dim)).astype(np.float32)
 
 
 def clustered_vectors(
@@ -97,9 +97,9 @@ def clustered_vectors(
     return vectors
 
 
-def query_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:
+def query_vectors(n: int, dim: int, seed: int = 0, *, centre_count: int = CENTRES) -> np.ndarray:
     """``n`` queries from the same blobs as the points (none of them a stored point)."""
-    return clustered_vectors(0, n, dim, seed, stream=3)
+    return clustered_vectors(0, n, dim, seed, centre_table=centres(dim, seed, centre_count), stream=3)
 
 
 def photo_payloads(start: int, n: int, seed: int = 0) -> tuple[list[str], list[dict[str, Any]]]:
@@ -183,14 +183,14 @@ def photo_payloads(start: int, n: int, seed: int = 0) -> tuple[list[str], list[d
 
 
 def batches(
-    start: int, stop: int, dim: int, batch: int = 1_000, seed: int = 0
+    start: int, stop: int, dim: int, batch: int = 1_000, seed: int = 0, *, centre_count: int = CENTRES
 ) -> Iterator[tuple[list[str], np.ndarray, list[dict[str, Any]]]]:
     """(ids, vectors, payloads) of photos ``start`` .. ``stop`` in batches of ``batch``.
 
     Batches start at multiples of ``batch``, so a run that resumes at a batch boundary writes
     exactly the photos a single run would have.
     """
-    table = centres(dim, seed)
+    table = centres(dim, seed, centre_count)
     for first in range(start, stop, batch):
         n = min(batch, stop - first)
         ids, payloads = photo_payloads(first, n, seed)

@@ -31,6 +31,10 @@ import scale_photos as photos  # noqa: E402 - the generator benchmarks/scale.py 
 POINTS = 4_000
 DIM = 32
 QUERIES = 20
+# 100 points per blob: graph links stay inside a blob, as at millions of points with 2,000
+# blobs, so a 5 % filter leaves a few matching points per blob and, without links of their
+# own, no matching path between blobs (measured: 20 of 20 queries short, recall@10 0.03).
+CENTRE_COUNT = 40
 # 2 KB of 32-d float vectors is 16 points: every filter kind but the rare keyword matches more
 # points per segment, so the engine walks the graph for them instead of scanning.
 FULL_SCAN_KB = 2
@@ -40,7 +44,7 @@ KINDS = [(k.name, k.filter) for k in photos.filter_kinds()] + [("bool without li
 
 def _fill(store: VectorStore) -> None:
     store.ensure_collection(DIM)
-    for ids, vectors, payloads in photos.batches(0, POINTS, DIM, batch=1_000):
+    for ids, vectors, payloads in photos.batches(0, POINTS, DIM, batch=1_000, centre_count=CENTRE_COUNT):
         store.upsert(ids, vectors, payloads)
 
 
@@ -80,13 +84,13 @@ def _check(store: VectorStore, name: str, flt: models.Filter) -> None:
     matching = store.count(flt)
     assert matching >= 1, f"{name}: the generated data must match some points"
     recalls = []
-    for q in photos.query_vectors(QUERIES, DIM, seed=1):
+    for q in photos.query_vectors(QUERIES, DIM, seed=1, centre_count=CENTRE_COUNT):
         hits = store.query(q, limit=10, filter=flt)
         # The failure at scale: a graph search that returns fewer hits than exist.
         assert len(hits) == min(10, matching), f"{name}: {len(hits)} hits, {matching} points match"
         truth = {r.id for r in store.query(q, limit=10, filter=flt, exact=True)}
         recalls.append(len(truth & {h.id for h in hits}) / len(truth))
-    assert np.mean(recalls) >= 0.95, f"{name}: recall@10 {np.mean(recalls):.3f}"
+    assert np.mean(recalls) >= 0.99, f"{name}: recall@10 {np.mean(recalls):.3f}"
 
 
 @pytest.mark.parametrize(("name", "flt"), KINDS, ids=[k[0] for k in KINDS])
