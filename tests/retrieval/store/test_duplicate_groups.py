@@ -38,10 +38,10 @@ def test_chains_join_large_groups_form_and_loners_stay_out(store_factory):
     store.ensure_collection(DIM)
     store.upsert([point_id(n) for n in names], np.stack(vectors), [{"photo_id": n} for n in names])
 
-    groups = find_duplicates(store, threshold=0.95, exact=True)
+    groups = find_duplicates(store, threshold=0.95)
     assert [{h.photo_id for h in g.hits} for g in groups] == [{f"b{i}" for i in range(20)}, {"a0", "a1", "a2"}]
     chain = groups[1]
     assert chain.hits[0].photo_id == "a1"  # the photo the others match comes first
     assert chain.ids == [h.id for h in chain.hits]
     # Nothing at 0.999: the b copies are 0.995 from the centre, about 0.99 from each other.
-    assert find_duplicates(store, threshold=0.999, exact=True) == []
+    assert find_duplicates(store, threshold=0.999) == []
