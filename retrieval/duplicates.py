@@ -117,13 +117,19 @@ def near_pairs(
             right = vectors[start : start + columns]
             scores = buffer[: len(left), : len(right)]
             np.matmul(left, right.T, out=scores)
-            hit_i, hit_j = np.nonzero(scores >= threshold)
-            hit_i += top
+            if start == top:
+                np.fill_diagonal(scores, -1.0)  # a row with itself is no pair
+            # Most rows have no pair: find the rows that do with one pass (a row maximum), and
+            # look for the columns only in those (a full nonzero cost as much as the product).
+            rows_hit = np.flatnonzero(scores.max(axis=1) >= threshold)
+            if not len(rows_hit):
+                continue
+            sub_i, hit_j = np.nonzero(scores[rows_hit] >= threshold)
+            hit_i = rows_hit[sub_i] + top
             hit_j += start
-            keep = hit_j > hit_i  # a row with itself, and each pair of the diagonal block once
-            if keep.any():
-                found_i.append(hit_i[keep])
-                found_j.append(hit_j[keep])
+            keep = hit_j > hit_i  # each pair of the diagonal block once
+            found_i.append(hit_i[keep])
+            found_j.append(hit_j[keep])
         if progress is not None:
             progress(min(top + rows, n))
     if not found_i:
