@@ -508,7 +508,9 @@ class ImageSearch(_SearchCore):
     ) -> list[DuplicateGroup]:
         """Groups of near-identical photos among those matching the filters, largest first.
 
-        Compares the stored vectors (no model runs): see ``photoseek.retrieval.duplicates``.
+        Compares every pair of stored vectors exactly, in blocks of matrix products (no model
+        runs); the cost grows with the square of the photos compared (see
+        ``photoseek.retrieval.duplicates`` and ``benchmarks/duplicates.py``).
 
         Args:
             threshold: cosine similarity at or above which two photos are near-identical
