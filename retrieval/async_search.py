@@ -12,6 +12,8 @@ from qdrant_client import models
 from photoseek.config.settings import RetrievalSettings, Settings, load_settings
 from photoseek.errors import QueryError
 from photoseek.retrieval.diversity import diversity_options
+from photoseek.retrieval.duplicates import DuplicateGroup, check_threshold, find_duplicates_async
+from photoseek.retrieval.filters import build_filter
 from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.query_image import ImageInput
 from photoseek.retrieval.search import (
@@ -236,6 +238,21 @@ class AsyncImageSearch(_SearchCore):
         await self.check()
         with self._collection_may_vanish():
             return await self.store.facet(key, limit=count, filter=query_filter, exact=bool(exact))
+
+    async def duplicates(
+        self,
+        *,
+        threshold: float | None = None,
+        filter: models.Filter | None = None,
+        **where: Any,
+    ) -> list[DuplicateGroup]:
+        """Groups of near-identical photos among those matching the filters, largest first
+        (see ``ImageSearch.duplicates``); the vector comparison runs in a worker thread."""
+        check_threshold(threshold)
+        query_filter = build_filter(filter, where)
+        await self.check()
+        with self._collection_may_vanish():
+            return await find_duplicates_async(self.store, threshold=threshold, filter=query_filter)
 
     async def _lookup(self, photo_id: str, source: str | None) -> Record:
         with self._collection_may_vanish():

@@ -16,7 +16,7 @@ from qdrant_client import models
 from photoseek.config.settings import RetrievalSettings, Settings, load_settings
 from photoseek.errors import CollectionMismatch, CollectionNotFound, PhotoNotFound, QueryError
 from photoseek.retrieval.diversity import Diversity, collapse, diversity_options, mmr
-from photoseek.retrieval.duplicates import DuplicateGroup, find_duplicates
+from photoseek.retrieval.duplicates import DuplicateGroup, check_threshold, find_duplicates
 from photoseek.retrieval.facets import check_facet_limit, facet_field
 from photoseek.retrieval.filters import build_filter
 from photoseek.retrieval.hits import Hit
@@ -508,7 +508,9 @@ class ImageSearch(_SearchCore):
     ) -> list[DuplicateGroup]:
         """Groups of near-identical photos among those matching the filters, largest first.
 
-        Compares the stored vectors (no model runs): see ``photoseek.retrieval.duplicates``.
+        Compares every pair of stored vectors exactly, in blocks of matrix products (no model
+        runs); the cost grows with the square of the photos compared (see
+        ``photoseek.retrieval.duplicates`` and ``benchmarks/duplicates.py``).
 
         Args:
             threshold: cosine similarity at or above which two photos are near-identical
@@ -519,6 +521,7 @@ class ImageSearch(_SearchCore):
         Raises:
             QueryError: an invalid threshold or keyword filter.
         """
+        check_threshold(threshold)
         query_filter = build_filter(filter, where)
         self.check()
         with self._collection_may_vanish():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,17 +57,36 @@ class FacetCount:
     count: int
 
 
-# Values a store asks the engine for, whatever the limit, before cutting to the limit itself:
-# an engine's own top-k of a field with many values can miss values (measured on Edge: a
-# top 20 of 3,000 photographers skipped a 16 and a 15), and which of several values tied at
-# the cut it lists is its choice. Reading more values costs about the same (7 vs 7.6 ms for
-# 3,000 values), and the cut made here is exact and the same on every backend.
+# Values a store asks the engine for, whatever the limit, before cutting to the limit itself.
+# Qdrant's facet samples candidate values instead of counting every value when a field has more
+# than ten times ``limit`` distinct values in a segment (measured on Edge: a top 20 of 3,000
+# photographers skipped a 16 and a 15); asking for this many keeps every field of up to
+# 100,000 distinct values on the full count, and the cut made here is exact and the same on
+# every backend. The engine's cost is the counting, not the size of the answer (7 vs 7.6 ms
+# for 3,000 values); ``top_facets`` keeps the Python side of a large answer cheap.
 FACET_POOL = 10_000
 
 
 def ordered_facets(counts: Sequence[FacetCount], limit: int) -> list[FacetCount]:
     """Counts most frequent first, ties by value, cut to ``limit``: one order on every backend."""
     return sorted(counts, key=lambda c: (-c.count, str(c.value)))[:limit]
+
+
+def top_facets(hits: Sequence[Any], limit: int) -> list[FacetCount]:
+    """The ``limit`` most frequent of an engine's facet hits (objects with ``value`` and ``count``).
+
+    Reads every count but builds a ``FacetCount`` only for the hits that can make the cut (the
+    ``limit``-th largest count and above, ties included), then orders them as
+    :func:`ordered_facets` does. Converting all 3,000 hits of a photographer facet took 3 ms,
+    more than the engine's count.
+    """
+    counts = [int(h.count) for h in hits]
+    if len(counts) > limit:
+        cut = heapq.nlargest(limit, counts)[-1]
+        kept = [FacetCount(value=h.value, count=c) for h, c in zip(hits, counts, strict=True) if c >= cut]
+    else:
+        kept = [FacetCount(value=h.value, count=c) for h, c in zip(hits, counts, strict=True)]
+    return ordered_facets(kept, limit)
 
 
 @dataclass(frozen=True)

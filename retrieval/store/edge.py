@@ -44,7 +44,7 @@ from photoseek.retrieval.store.base import (
     ScoredRecord,
     Snapshot,
     VectorStore,
-    ordered_facets,
+    top_facets,
 )
 from photoseek.retrieval.store.damage import read_metadata_file
 from photoseek.retrieval.store.disk_space import check_space, write_bytes_needed
@@ -366,7 +366,7 @@ class EdgeStore:
         shard = self._shard()
         request = qe.FacetRequest(key=key, limit=max(limit, FACET_POOL), exact=exact, filter=translate_filter(filter))
         response = self._call(lambda: shard.facet(request))
-        return ordered_facets([FacetCount(value=h.value, count=int(h.count)) for h in response.hits], limit)
+        return top_facets(response.hits, limit)
 
     def scroll(
         self,

@@ -32,7 +32,7 @@ from photoseek.retrieval.store.base import (
     ScoredRecord,
     Snapshot,
     collection_not_found,
-    ordered_facets,
+    top_facets,
 )
 from photoseek.retrieval.store.inputs import canonical_ids, check_page, query_matrix, query_vector, vector_batch
 from photoseek.retrieval.store.snapshots import download_snapshot
@@ -368,7 +368,7 @@ class ServerCore:
         response = yield lambda client: client.facet(
             self.collection, key=key, facet_filter=filter, limit=max(limit, FACET_POOL), exact=exact
         )
-        return ordered_facets([FacetCount(value=h.value, count=int(h.count)) for h in response.hits], limit)
+        return top_facets(response.hits, limit)
 
     def scroll(
         self,

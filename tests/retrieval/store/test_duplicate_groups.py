@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from photoseek.retrieval.duplicates import find_duplicates
+from photoseek.retrieval.duplicates import find_duplicates, near_pairs
 from photoseek.retrieval.schema import point_id
 
 DIM = 48
@@ -38,10 +38,26 @@ def test_chains_join_large_groups_form_and_loners_stay_out(store_factory):
     store.ensure_collection(DIM)
     store.upsert([point_id(n) for n in names], np.stack(vectors), [{"photo_id": n} for n in names])
 
-    groups = find_duplicates(store, threshold=0.95, exact=True)
+    groups = find_duplicates(store, threshold=0.95)
     assert [{h.photo_id for h in g.hits} for g in groups] == [{f"b{i}" for i in range(20)}, {"a0", "a1", "a2"}]
     chain = groups[1]
     assert chain.hits[0].photo_id == "a1"  # the photo the others match comes first
     assert chain.ids == [h.id for h in chain.hits]
     # Nothing at 0.999: the b copies are 0.995 from the centre, about 0.99 from each other.
-    assert find_duplicates(store, threshold=0.999, exact=True) == []
+    assert find_duplicates(store, threshold=0.999) == []
+
+
+def test_block_products_find_exactly_the_brute_force_pairs():
+    rng = np.random.default_rng(4)
+    for n, dim, rows, columns in ((50, 8, 7, 11), (300, 6, 64, 100), (1000, 4, 128, 256), (257, 3, 1024, 8192)):
+        vectors = rng.standard_normal((n, dim)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors[5] = vectors[3]  # an exact copy inside a block, and one across the first and last block
+        vectors[n - 1] = vectors[0]
+        vectors[7] = 0.0  # a vector of zeros matches nothing
+        scores = vectors @ vectors.T
+        want = {(i, j) for i in range(n) for j in range(i + 1, n) if scores[i, j] >= 0.9}
+        pair_i, pair_j = near_pairs(vectors, 0.9, rows=rows, columns=columns)
+        got = list(zip(pair_i.tolist(), pair_j.tolist(), strict=True))
+        assert len(got) == len(set(got)) and set(got) == want, (n, rows, columns)
+        assert (3, 5) in want and (0, n - 1) in want and not any(7 in p for p in want)
