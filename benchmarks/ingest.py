@@ -42,6 +42,7 @@ import importlib.util
 import io
 import multiprocessing as mp
 import os
+import queue
 import resource
 import statistics
 import sys
@@ -60,8 +61,16 @@ PER_CORE_TARGET = 350
 PER_GPU_TARGET = 5000
 
 
-def _model_dir() -> Path:
-    """The full-size random ViT-B/32 folder that benchmarks/encoder.py builds (once)."""
+def _model_dir(tiny: bool = False) -> Path:
+    """The full-size random ViT-B/32 folder that benchmarks/encoder.py builds (once); with
+    ``tiny``, a tiny random CLIP of the same input (224 px, 32-px patches) for a quick dry run."""
+    if tiny:
+        from tiny_clip import build_tiny_clip
+
+        folder = Path(tempfile.gettempdir()) / "photoseek-bench-tiny-clip-224"
+        if not (folder / "processor_config.json").exists() and not (folder / "config.json").exists():
+            build_tiny_clip(folder, dim=512, image_size=224, patch_size=32)
+        return folder
     spec = importlib.util.spec_from_file_location("encoder_benchmark", HERE / "encoder.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -269,7 +278,13 @@ def in_child(name: str, *args: Any) -> dict[str, float]:
     out = context.Queue()
     process = context.Process(target=_child, args=(name, args, out))
     process.start()
-    result = out.get()
+    while True:
+        try:
+            result = out.get(timeout=1.0)
+            break
+        except queue.Empty:
+            if not process.is_alive():  # it failed: its traceback is on stderr
+                raise RuntimeError(f"{name} ended with exit code {process.exitcode} and no result") from None
     process.join()
     return dict(result)
 
@@ -306,7 +321,7 @@ def check(model: Path, folder: Path, device: str, count: int) -> None:
         finally:
             preprocess._torch_checked, preprocess._torch = saved
 
-    print(f"check: {len(datas)} JPEGs 640 px wide, ViT-B/32 with random weights on "
+    print(f"check: {len(datas)} JPEGs 640 px wide, {model.name} (random weights) on "
           f"{encoder.device}/{encoder.precision}; against the Hugging Face processor (CLIPImageProcessor) "
           "and SentenceTransformer.encode")
     ways: list[tuple[str, np.ndarray, np.ndarray]] = []
@@ -361,7 +376,7 @@ def run_null(args: argparse.Namespace) -> None:
 
 def run_clip(args: argparse.Namespace) -> None:
     """The encoder alone, the pipeline (on a GPU: resize on the device, then on the CPU) and the seed."""
-    model = _model_dir()
+    model = _model_dir(args.tiny_model)
     root = Path(tempfile.gettempdir()) / "photoseek-bench-ingest"
     folder = root / f"{'renditions' if args.width == 640 else 'jpegs'}-{args.images}"
     (make_renditions if args.width == 640 else make_folder)(folder, args.images)
@@ -422,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sources", default="folder,http", help="for --encoder null: folder, http or both")
     parser.add_argument("--check-images", type=int, default=32, help="JPEGs in --part check")
     parser.add_argument("--skip-seed", action="store_true", help="leave out the seed notebook's way")
+    parser.add_argument("--tiny-model", action="store_true",
+                        help="a tiny random CLIP instead of the full-size ViT-B/32: a quick dry run of every step")
     parser.add_argument("--both-resizes", action="store_true",
                         help="run the pipeline with the device resize and the CPU resize (always on CUDA)")
     parser.add_argument(
@@ -433,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.part in ("check", "all"):
         folder = Path(tempfile.gettempdir()) / "photoseek-bench-ingest" / f"renditions-{args.check_images}"
         make_renditions(folder, args.check_images)
-        check(_model_dir(), folder, args.device, args.check_images)
+        check(_model_dir(args.tiny_model), folder, args.device, args.check_images)
     if args.part in ("speed", "all"):
         (run_null if args.encoder == "null" else run_clip)(args)
     return 0

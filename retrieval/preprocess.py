@@ -48,11 +48,14 @@ def _torch_module() -> ModuleType | None:
     if not _torch_checked:
         with _torch_lock:
             if not _torch_checked:
+                found: ModuleType | None
                 try:
                     import torch
+
+                    found = torch
                 except ImportError:
-                    torch = None
-                _torch, _torch_checked = torch, True
+                    found = None
+                _torch, _torch_checked = found, True
     return _torch
 
 
