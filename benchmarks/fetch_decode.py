@@ -110,18 +110,61 @@ def bench_decode(n_images: int, workers: int) -> None:
               f"on {workers} threads ({cores} cores): {full / draft:.2f}x (target >= 3x: "
               f"{'PASS' if full / draft >= 3 else 'FAIL'})")
     _breakdown(photo_jpeg(1080, 720, seed=1, quality=85))
+    _rendition_breakdown([photo_jpeg(640, 427, seed=i, quality=85) for i in range(8)])
     for width, height in ((640, 427), (1080, 720)):
         images = [photo_jpeg(width, height, seed=i, quality=85) for i in range(8)]
         batch = [images[i % len(images)] for i in range(n_images)]
         rates = {}
-        for kind in ("thread", "process"):
-            with DecodePool(SIZE, MAX_PIXELS, workers=workers, kind=kind) as pool:  # type: ignore[arg-type]
+        for kind, resize in (("thread", True), ("process", True), ("frames", False)):
+            pool_kind = "process" if kind == "process" else "thread"
+            with DecodePool(SIZE, MAX_PIXELS, workers=workers, kind=pool_kind, resize=resize) as pool:  # type: ignore[arg-type]
                 [f.result() for f in [pool.submit(d) for d in batch[:workers * 2]]]  # start the workers
                 started = time.perf_counter()
                 [f.result() for f in [pool.submit(d) for d in batch]]
                 rates[kind] = n_images / (time.perf_counter() - started)
         print(f"decode pool {width}x{height}, {workers} workers: threads {rates['thread']:.0f}/s, "
-              f"processes {rates['process']:.0f}/s (threads/processes {rates['thread'] / rates['process']:.2f}x)")
+              f"processes {rates['process']:.0f}/s (threads/processes {rates['thread'] / rates['process']:.2f}x); "
+              f"decode only, for a GPU that resizes (threads) {rates['frames']:.0f}/s")
+
+
+def _rendition_breakdown(jpegs: list[bytes], rounds: int = 100) -> None:
+    """CPU time of one 640x427 rendition on one thread, step by step (a shared machine's wall
+    clock would count other work)."""
+    import torch
+
+    from photoseek.ingest.decode import decode_frame
+    from photoseek.retrieval import preprocess
+
+    torch.set_num_threads(1)  # as in a decode worker
+
+    def ms(fn: object) -> float:
+        for data in jpegs:
+            fn(data)  # type: ignore[operator]
+        started = time.process_time()
+        for index in range(rounds):
+            fn(jpegs[index % len(jpegs)])  # type: ignore[operator]
+        return (time.process_time() - started) / rounds * 1000
+
+    def decoded(data: bytes) -> Image.Image:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        return image
+
+    images = [decoded(data) for data in jpegs]
+    decode_ms = ms(decoded)
+    torch_ms = ms(lambda data: clip_resize_crop(images[jpegs.index(data)], SIZE))
+    saved = preprocess._torch_checked, preprocess._torch
+    preprocess._torch_checked, preprocess._torch = True, None
+    pillow_ms = ms(lambda data: clip_resize_crop(images[jpegs.index(data)], SIZE))
+    before_ms = ms(lambda data: decode_image(data, SIZE, MAX_PIXELS))
+    preprocess._torch_checked, preprocess._torch = saved
+    after_ms = ms(lambda data: decode_image(data, SIZE, MAX_PIXELS))
+    frame_ms = ms(lambda data: decode_frame(data, SIZE, MAX_PIXELS))
+    print(f"  640x427 rendition, one thread, CPU time: decode {decode_ms:.2f} ms; resize and crop with Pillow "
+          f"{pillow_ms:.2f} ms, with torch's uint8 kernel {torch_ms:.2f} ms")
+    print(f"  decode_image before (Pillow resize) {before_ms:.2f} ms = {1000 / before_ms:.0f}/s per core; now "
+          f"{after_ms:.2f} ms = {1000 / after_ms:.0f}/s per core; decode_frame (GPU path) {frame_ms:.2f} ms = "
+          f"{1000 / frame_ms:.0f}/s per core (target >= 350/s per core)")
 
 
 def _breakdown(data: bytes, rounds: int = 40) -> None:

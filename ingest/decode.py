@@ -24,7 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from photoseek.errors import PermanentItemError, TransientItemError
 from photoseek.retrieval.local_files import LocalReadError, display_path, read_file
-from photoseek.retrieval.preprocess import clip_resize_crop, to_8bit
+from photoseek.retrieval.preprocess import clip_resize_crop, one_torch_thread, to_8bit, to_rgb
 
 ORIENTATION_TAG = 0x0112
 # JPEG draft() may shrink by 1/2, 1/4 or 1/8 while decoding (DCT scaling). It is asked to keep
@@ -33,7 +33,14 @@ ORIENTATION_TAG = 0x0112
 # difference, of 255 levels): 0.77 for 1080x720, 0.81 for 1080x1620, 0.65 for 1920x1280 at 1.0;
 # at 1.5 the portrait case falls to 0.39 but decodes at half the reduction and runs 1.6x
 # slower; at 2.0 a 1080x720 photo is not reduced at all. tests/ingest/test_decode.py checks it.
+# A 640-px-wide rendition (Unsplash's ?w=640) is not reduced: at 1/2 it would be 320x214,
+# shorter than the crop, and it measured 3.65 levels from the processor on average
+# (benchmarks/ingest.py --part check), over the one-level bound the encoder keeps.
 DRAFT_MARGIN = 1.0
+# A whole decoded picture handed to the encoder's device (decode_frame) is at most this many
+# pixels; a larger one (a PNG or TIFF original: JPEGs are drafted down first) is resized and
+# cropped here instead, so that a photo waiting for the GPU never holds tens of MB.
+MAX_FRAME_PIXELS = 4_000_000
 # Bounds of a local file read (the ingest settings ``max_file_bytes`` and ``file_read_timeout``).
 DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024
 DEFAULT_READ_TIMEOUT = 30.0
@@ -188,16 +195,61 @@ def decode_image(
         image.close()
 
 
+def decode_frame(
+    data: bytes | Path,
+    size: int,
+    max_pixels: int,
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+) -> np.ndarray:
+    """Decode an image whole, upright and RGB, for an encoder that resizes on its device.
+
+    The CPU does only the decode (a JPEG is still drafted down while its shortest side stays
+    at least ``size``, as in :func:`decode_image`); the resize and crop run on the GPU
+    (``retrieval/encoder/device_resize.py``). A picture over ``MAX_FRAME_PIXELS`` is resized
+    and cropped here and comes back as ``size`` x ``size``, which the device passes through.
+
+    Args:
+        data: the encoded bytes, or a file path.
+        size: the model's input size (224 for ViT-B/32).
+        max_pixels: the decompression-bomb limit (``IngestSettings.max_image_pixels``).
+        max_file_bytes: the largest local file read.
+        read_timeout: seconds a local file read may take.
+
+    Returns:
+        uint8 array of shape (height, width, 3), C-contiguous.
+
+    Raises:
+        PermanentItemError: with a reason, as :func:`decode_image`.
+    """
+    image = load_rgb(
+        data, max_pixels, min_side=round(size * DRAFT_MARGIN), max_file_bytes=max_file_bytes, read_timeout=read_timeout
+    )
+    try:
+        if image.width * image.height > MAX_FRAME_PIXELS:
+            return clip_resize_crop(image, size)
+        rgb = to_rgb(image)
+        frame = np.asarray(rgb, dtype=np.uint8)
+        if rgb is not image:
+            rgb.close()
+        return frame
+    except (OSError, ValueError) as exc:
+        raise PermanentItemError(_reason(exc), str(exc)) from None
+    finally:
+        image.close()
+
 
 def _decode_tagged(
-    data: bytes | Path, size: int, max_pixels: int, max_file_bytes: int, read_timeout: float
+    data: bytes | Path, size: int, max_pixels: int, max_file_bytes: int, read_timeout: float, resize: bool = True
 ) -> tuple[str, object, str]:
-    """``decode_image`` for a worker process: errors come back as values.
+    """``decode_image`` (or ``decode_frame``) for a worker process: errors come back as values.
 
     ``ItemError`` does not survive pickling with its reason, so it travels as a tuple.
     """
+    decode = decode_image if resize else decode_frame
     try:
-        pixels = decode_image(data, size, max_pixels, max_file_bytes=max_file_bytes, read_timeout=read_timeout)
+        pixels = decode(data, size, max_pixels, max_file_bytes=max_file_bytes, read_timeout=read_timeout)
         return ("ok", pixels, "")
     except TransientItemError as exc:
         return ("transient", exc.reason, exc.detail)
@@ -212,6 +264,9 @@ class DecodePool:
     process pool pays for pickling the bytes in and the pixels out. Measured on 2 cores with
     2 workers (``benchmarks/fetch_decode.py``): threads 302/s against processes 249/s for
     640-px JPEGs, 252/s against 208/s for 1080-px ones.
+
+    With ``resize=False`` the workers only decode (:func:`decode_frame`), for an encoder that
+    resizes and crops on its GPU (``ClipEncoder.resizes_on_device``).
     """
 
     def __init__(
@@ -223,6 +278,7 @@ class DecodePool:
         *,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
+        resize: bool = True,
     ) -> None:
         """Start the pool.
 
@@ -233,8 +289,11 @@ class DecodePool:
             kind: ``"thread"`` or ``"process"``.
             max_file_bytes: the largest local file read.
             read_timeout: seconds a local file read may take.
+            resize: hand ``size`` x ``size`` crops (:func:`decode_image`); False hands whole
+                pictures (:func:`decode_frame`) for the encoder's device to resize.
         """
         self.size = size
+        self.resize = resize
         self.max_pixels = max_pixels
         self.max_file_bytes = max_file_bytes
         self.read_timeout = read_timeout
@@ -242,9 +301,10 @@ class DecodePool:
         self.kind = kind
         self._executor: Executor
         if kind == "process":
-            self._executor = ProcessPoolExecutor(self.workers)
+            self._executor = ProcessPoolExecutor(self.workers, initializer=one_torch_thread)
         elif kind == "thread":
-            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="decode")
+            # One torch thread per worker: the pool already has a thread per core.
+            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="decode", initializer=one_torch_thread)
         else:
             raise ValueError(f"kind must be 'thread' or 'process', got {kind!r}")
 
@@ -252,12 +312,12 @@ class DecodePool:
         """Decode ``data`` in the pool; the future raises ``PermanentItemError`` on a bad image."""
         if self.kind == "thread":
             return self._executor.submit(
-                decode_image, data, self.size, self.max_pixels,
+                decode_image if self.resize else decode_frame, data, self.size, self.max_pixels,
                 max_file_bytes=self.max_file_bytes, read_timeout=self.read_timeout,
             )
         result: Future[np.ndarray] = Future()
         inner = self._executor.submit(
-            _decode_tagged, data, self.size, self.max_pixels, self.max_file_bytes, self.read_timeout
+            _decode_tagged, data, self.size, self.max_pixels, self.max_file_bytes, self.read_timeout, self.resize
         )
 
         def _settle(done: Future[tuple[str, object, str]]) -> None:

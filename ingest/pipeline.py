@@ -8,7 +8,8 @@ plain callables elsewhere (``sources``, ``fetch``, ``decode``, the encoder, the 
                       fetch loop (URL), holding one of a bounded number of slots per photo
     fetch loop        an asyncio loop in its own thread: downloads with bounded concurrency,
                       then hands the bytes to a decode worker
-    decode pool       worker threads (or processes) turning bytes into uint8 model input
+    decode pool       worker threads (or processes) turning bytes into uint8 model input:
+                      crops, or whole pictures when the encoder resizes on its GPU
     main thread       forms batches from whatever has been decoded (never waiting long on a
                       slow download) and runs the encoder, the expensive part
     writer thread     upserts the previous batch while the next one is encoded
@@ -116,10 +117,14 @@ class Pipeline:
         self.ledger = ledger
         self.options = options or PipelineOptions()
         self._own_decoder = decoder is None
+        # An encoder that resizes on its GPU takes whole pictures: the decode workers then
+        # leave the resize and crop to it (ClipEncoder.encode_frames).
+        frames = bool(getattr(encoder, "resizes_on_device", False))
         self.decoder = decoder or DecodePool(
             encoder.image_size, ingest.max_image_pixels, workers=ingest.decode_workers,
-            max_file_bytes=ingest.max_file_bytes, read_timeout=ingest.file_read_timeout,
+            max_file_bytes=ingest.max_file_bytes, read_timeout=ingest.file_read_timeout, resize=not frames,
         )
+        self._frames = not self.decoder.resize
         self._fetcher_factory = fetcher_factory or Fetcher
         self._progress = progress
         self._progress_lock = threading.Lock()
@@ -468,7 +473,10 @@ class Pipeline:
                 return
             good = [(record, pixels) for record, pixels in batch if pixels is not None]
             if good:
-                vectors = self.encoder.encode_pixels(np.stack([pixels for _, pixels in good]))
+                if self._frames:
+                    vectors = self.encoder.encode_frames([pixels for _, pixels in good])  # type: ignore[attr-defined]
+                else:
+                    vectors = self.encoder.encode_pixels(np.stack([pixels for _, pixels in good]))
                 self._put_write(
                     ([r.id for r, _ in good], vectors, [r.payload for r, _ in good]),
                 )

@@ -12,15 +12,80 @@ on a 3:2 photo, and a 1 x 5000 strip no longer becomes a 224 x 1,120,000 interme
 takes that box in single precision, which moves a filter weight a little: a pixel may come
 out a level or two (of 255) away from the processor's, a few more at a sharp edge; on average
 a hundredth of a level (``tests/retrieval/test_preprocess.py``).
+
+When torch is installed (it is wherever the encoder runs) the common case, an 8-bit RGB photo
+scaled down, is resampled by torch's uint8 antialiased bicubic kernel instead: the same filter
+as Pillow's (a = -0.5, the same fixed-point rounding), vectorised, about 2.5x faster than
+Pillow's even though it resamples the whole picture before the crop (measured on a 640x427
+JPEG rendition: 1.1 ms against 2.4 ms of one core) and within a hundredth of a level of the
+processor on average. Pillow's box path stays for the rest: pictures scaled by less than
+half their pixels (where the kernels' roundings differ by a quarter of a level on a tiny
+picture, and there is little to gain), other modes, and strips whose whole resized picture
+would be much larger than the crop.
 """
 
 from __future__ import annotations
+
+import threading
+from types import ModuleType
 
 import numpy as np
 from PIL import Image
 
 # Modes with more than 8 bits per sample; Pillow's own convert() clips them instead of scaling.
 _WIDE_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
+# The torch kernel resizes the whole picture, then the crop is cut: only worth it while the
+# resized picture is at most this many times the crop (a 3:2 photo is 1.5 times).
+_MOST_RESIZED_PER_CROP = 4
+_torch: ModuleType | None = None
+_torch_checked = False
+_torch_lock = threading.Lock()
+
+
+def _torch_module() -> ModuleType | None:
+    """torch when it can be imported (once), else None: the library works without it."""
+    global _torch, _torch_checked
+    if not _torch_checked:
+        with _torch_lock:
+            if not _torch_checked:
+                found: ModuleType | None
+                try:
+                    import torch
+
+                    found = torch
+                except ImportError:
+                    found = None
+                _torch, _torch_checked = found, True
+    return _torch
+
+
+def one_torch_thread() -> None:
+    """Run torch's CPU kernels on one thread in the calling thread (decode workers call it).
+
+    torch's thread count is per thread: each decode worker already is one of a pool sized to
+    the cores, and a resize that spread over every core from every worker would oversubscribe
+    them. The encoder's thread keeps its own count.
+    """
+    torch = _torch_module()
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
+def _torch_resize(image: Image.Image, width: int, height: int) -> np.ndarray | None:
+    """``image`` (RGB) resized to ``width`` x ``height`` by torch's uint8 antialiased bicubic
+    kernel, as a (height, width, 3) array; None without torch."""
+    torch = _torch_module()
+    if torch is None:
+        return None
+    # np.array: a writable copy (np.asarray of a Pillow image is read-only, and torch warns).
+    pixels = torch.from_numpy(np.array(image, dtype=np.uint8))
+    with torch.inference_mode():
+        # A channels-last view: the vectorised uint8 kernel works on that layout, without a copy.
+        resized = torch.nn.functional.interpolate(
+            pixels.permute(2, 0, 1)[None], size=(height, width), mode="bicubic", antialias=True, align_corners=False
+        )
+        out: np.ndarray = resized[0].permute(1, 2, 0).numpy()
+    return out
 
 
 def to_8bit(image: Image.Image) -> Image.Image:
@@ -92,6 +157,14 @@ def clip_resize_crop(image: Image.Image, size: int, *, shortest_edge: int | None
             if (left, top, width, height) != (0, 0, size, size):
                 image = image.crop((left, top, left + size, top + size))
             return np.asarray(image, dtype=np.uint8)
+        if (
+            image.mode == "RGB"
+            and 2 * new_width * new_height <= width * height
+            and new_width * new_height <= _MOST_RESIZED_PER_CROP * size * size
+        ):
+            resized = _torch_resize(image, new_width, new_height)
+            if resized is not None:
+                return np.ascontiguousarray(resized[top : top + size, left : left + size])
         # Resample only the part the crop keeps (see the module docstring): Pillow centres each
         # output pixel of a box where the full resize puts it, and the filter reads the source
         # pixels around the box as it does there.

@@ -5,7 +5,9 @@ the older sentence-transformers CLIP folders (``clip-ViT-B-32``). The standard i
 (``SentenceTransformer.encode(images)``) runs the Hugging Face processor on one core in the
 calling process; :meth:`ClipEncoder.encode_pixels` instead takes uint8 batches that worker
 processes prepared with :func:`photoseek.retrieval.preprocess.clip_resize_crop`, normalises
-them on the device and runs the image tower alone.
+them on the device and runs the image tower alone. On a CUDA GPU, :meth:`ClipEncoder.encode_frames`
+takes whole decoded pictures and resizes and crops them on the GPU as well
+(``retrieval/encoder/device_resize.py``), which leaves the CPU cores only the decode.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from photoseek.errors import ModelError, ModelMismatchError
+from photoseek.retrieval.encoder.device_resize import resize_crop_on_device
 from photoseek.retrieval.encoder.devices import (
     choose_batch_size,
     choose_device,
@@ -88,6 +91,8 @@ class ClipEncoder:
             query is cut, with a warning.
         precision: ``fp32``, ``fp16`` or ``bf16``.
         batch_size: images per batch.
+        resizes_on_device: ingest hands whole decoded pictures (:meth:`encode_frames`) rather
+            than crops made on the CPU (:meth:`encode_pixels`).
     """
 
     def __init__(
@@ -102,6 +107,7 @@ class ClipEncoder:
         allow_unpaired_text_model: bool = False,
         text_int8_on_cpu: bool = False,
         cpu_threads: int | None = None,
+        resize_on_device: bool | None = None,
     ) -> None:
         """Load the models.
 
@@ -119,6 +125,8 @@ class ClipEncoder:
                 the CPU (None = leave torch's default: one per core). torch has one count per
                 process; a search service sets it (``ModelSettings.query_threads``), an ingest
                 leaves it.
+            resize_on_device: resize and crop ingest's pictures on the device (None = on a
+                CUDA GPU only; True on the CPU runs the same code there, for tests).
 
         Raises:
             ModelLoadError: a model cannot be loaded.
@@ -167,6 +175,8 @@ class ClipEncoder:
             if quantized is not None:
                 self._text_tower, self.text_int8 = quantized, True
         self._setup_pixels()
+        wanted = self.device == "cuda" if resize_on_device is None else resize_on_device
+        self.resizes_on_device = bool(wanted) and self._pixels_problem is None
         self._text_tokenizer = text_tokenizer(self.text_model)
         self.text_context = context_length(self.text_model)
         self._fitter = QueryFitter(self._text_tokenizer, self.text_context)
@@ -328,6 +338,32 @@ class ClipEncoder:
             return np.empty((0, self.dimension), dtype=np.float32)
         return np.concatenate(chunks)
 
+    def encode_frames(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        """Vectors of whole decoded pictures, resized and cropped on the device.
+
+        Args:
+            frames: uint8 arrays [height, width, 3], RGB, of any sizes (``decode_frame``); a
+                picture already ``image_size`` square passes through unchanged.
+
+        Raises:
+            ValueError: a frame is not a uint8 [height, width, 3] array.
+            ModelError: the model's preprocessing is not the one the fast path reproduces.
+        """
+        if self._pixels_problem:
+            raise ModelError(f"{self._pixels_problem}; encode its images with encode_images instead")
+        if self.device == "cpu":
+            keep_freed_cpu_memory()
+        step = self.batch_size
+        chunks = []
+        for start in range(0, len(frames), step):
+            pixels = resize_crop_on_device(
+                frames[start : start + step], self.image_size, self.device, shortest_edge=self.resize_edge
+            )
+            chunks.append(self._encode_levels(pixels))
+        if not chunks:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        return np.concatenate(chunks)
+
     def _encode_text_chunk(self, texts: list[str]) -> np.ndarray:
         """A CLIP text tower called directly: ``SentenceTransformer.encode`` spends about 7 ms a
         call walking every parameter of both towers to check their device, a quarter of a
@@ -365,7 +401,14 @@ class ClipEncoder:
                 pixels = pixels.pin_memory().to(self.device, non_blocking=True)
             else:
                 pixels = pixels.to(self.device)
-            pixels = pixels.permute(0, 3, 1, 2).float().mul_(self._scale).add_(self._shift)
+            return self._encode_levels(pixels.permute(0, 3, 1, 2).float())
+
+    def _encode_levels(self, pixels: Any) -> np.ndarray:
+        """Vectors of a float32 [n, 3, size, size] tensor of 0..255 levels on the device."""
+        import torch
+
+        with torch.inference_mode():
+            pixels = pixels.mul_(self._scale).add_(self._shift)
             features = self._image_forward.get_image_features(pixel_values=pixels.to(self._dtype))
             if not isinstance(features, torch.Tensor):
                 features = features.pooler_output
