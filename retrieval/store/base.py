@@ -10,7 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from qdrant_client import models
 
-from photoseek.errors import CollectionNotFound
+from photoseek.errors import CollectionNotFound, KeywordsMissing
 
 # Key under which photoseek keeps its own record in the collection metadata
 # (which image model built the collection, see retrieval/identity.py).
@@ -89,6 +89,20 @@ def collection_not_found(collection: str, backend: str, location: str) -> Collec
     return CollectionNotFound(
         f"collection {collection!r} does not exist in the {backend} store at {location}; "
         "`photoseek ingest` creates it (or set PHOTOSEEK_QDRANT__COLLECTION to an existing one)"
+    )
+
+
+def keywords_missing(collection: str, location: str) -> KeywordsMissing:
+    """The one error for a keyword or hybrid query on a collection without the keyword side.
+
+    Args:
+        collection: the collection's name.
+        location: the embedded data folder or the server's URL.
+    """
+    return KeywordsMissing(
+        f"collection {collection!r} at {location} was built without the keyword (BM25) side, so it has "
+        "vector search only; `photoseek keywords add` adds it from the stored payloads without "
+        "re-encoding any image (or search with mode='vector')"
     )
 
 
@@ -189,6 +203,72 @@ class VectorStore(Protocol):
         exact: bool = False,
     ) -> list[list[ScoredRecord]]:
         """``query`` for each row of ``vectors`` in one round trip."""
+        ...
+
+    def has_keywords(self) -> bool:
+        """Whether the collection has the keyword side (the BM25 sparse vector ``keywords.KEYWORDS_VECTOR``).
+
+        Collections created by ``ensure_collection`` have it; older ones get it from
+        ``add_keywords_side`` and ``write_keywords``. Writes (``upsert``, ``set_payloads``)
+        compute each point's keyword vector from its payload when the collection has it.
+        """
+        ...
+
+    def add_keywords_side(self) -> bool:
+        """Add the (empty) keyword sparse vector to an existing collection; True if added now.
+
+        The points get their keyword vectors from ``write_keywords``; nothing else changes.
+        """
+        ...
+
+    def write_keywords(self, ids: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Set the keyword vectors of stored points from their payloads, keeping everything else."""
+        ...
+
+    def query_keywords(
+        self,
+        text: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        """Points whose words match ``text`` best by BM25 (``keywords.query_vector``), best first.
+
+        Scores are BM25 scores (0 and up, no upper bound). A text of stop words only finds nothing.
+
+        Raises:
+            KeywordsMissing: the collection has no keyword side.
+        """
+        ...
+
+    def query_hybrid(
+        self,
+        vector: np.ndarray,
+        text: str,
+        *,
+        fusion: str = "rrf",
+        prefetch: int = 50,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool = False,
+        avoid: Sequence[np.ndarray] = (),
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        """One engine query: ``prefetch`` nearest neighbours of ``vector`` and ``prefetch`` BM25
+        matches of ``text``, each under ``filter``, fused by ``fusion`` (``"rrf"``, k = 60, or
+        ``"dbsf"``), best first; ``limit`` and ``offset`` cut the fused list.
+
+        ``avoid`` applies to the vector side as in ``query``. Scores are the fusion's.
+
+        Raises:
+            KeywordsMissing: the collection has no keyword side.
+            QueryError: ``prefetch`` below ``offset + limit`` or an unknown fusion.
+        """
         ...
 
     def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Record]:

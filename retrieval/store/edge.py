@@ -34,6 +34,8 @@ from qdrant_client import models
 
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import CollectionMismatch, ConfigError, QueryError
+from photoseek.retrieval import keywords
+from photoseek.retrieval.modes import check_fusion, check_prefetch
 from photoseek.retrieval.schema import INDEXED_FIELDS, IndexKind
 from photoseek.retrieval.store.base import (
     FACET_POOL,
@@ -43,6 +45,7 @@ from photoseek.retrieval.store.base import (
     ScoredRecord,
     Snapshot,
     VectorStore,
+    keywords_missing,
     ordered_facets,
 )
 from photoseek.retrieval.store.damage import read_metadata_file
@@ -78,7 +81,14 @@ def _edge_index(kind: IndexKind) -> Any:
 
 
 def _vector(value: Any) -> np.ndarray | None:
+    if isinstance(value, dict):  # with the keyword side: the unnamed image vector and the sparse one
+        value = value.get("")
     return None if value is None else np.asarray(value, dtype=np.float32)
+
+
+# RRF's rank constant: each list contributes 1 / (60 + rank), the value of the RRF paper
+# (Qdrant's own default is 2, which lets the first hit of either list dominate).
+RRF_K = 60
 
 
 class EdgeStore:
@@ -109,6 +119,7 @@ class EdgeStore:
         self._indexing_threshold_kb = indexing_threshold_kb
         self._entry: OpenShard | None = None
         self._vector_size: int | None = None
+        self._keywords: bool | None = None
         self._lock = threading.Lock()
 
     def __enter__(self) -> EdgeStore:
@@ -140,6 +151,7 @@ class EdgeStore:
             self._entry = None  # a delete_collection elsewhere in the process closed it
             self._entry, created = SHARDS.acquire(self.folder, create)
             self._vector_size = None
+            self._keywords = None
             return self._entry, created
 
     def _shard(self) -> qe.EdgeShard:
@@ -189,6 +201,7 @@ class EdgeStore:
                 optimizers = qe.EdgeOptimizersConfig(indexing_threshold=self._indexing_threshold_kb)
             config = qe.EdgeConfig(
                 vectors=qe.EdgeVectorParams(size=vector_size, distance=qe.Distance.Cosine),
+                sparse_vectors=keywords.edge_sparse_config(),
                 optimizers=optimizers,
                 wal_enabled=True,
             )
@@ -322,7 +335,8 @@ class EdgeStore:
         matrix = vector_batch(vectors, len(keys), self._size())
         if len(payloads) != len(keys):
             raise ValueError(f"got {len(keys)} ids but {len(payloads)} payloads")
-        points = [qe.Point(k, matrix[i], dict(payloads[i])) for i, k in enumerate(keys)]
+        vectors = self._with_keywords(matrix, payloads)
+        points = [qe.Point(k, vectors[i], dict(payloads[i])) for i, k in enumerate(keys)]
         if points:
             self._call(lambda: shard.update(qe.UpdateOperation.upsert_points(points)))
 
@@ -337,6 +351,57 @@ class EdgeStore:
             if key in stored:
                 op = qe.UpdateOperation.overwrite_payload([key], dict(payload))
                 self._call(partial(shard.update, op))
+        if self.has_keywords():  # the words changed: so does the keyword vector
+            kept = [(k, p) for k, p in zip(keys, payloads, strict=True) if k in stored]
+            self.write_keywords([k for k, _ in kept], [p for _, p in kept])
+
+    # -- the keyword side ---------------------------------------------------------------
+
+    def has_keywords(self) -> bool:
+        """Whether the collection has the keyword sparse vector (read from the shard's config file)."""
+        self._open()
+        if self._keywords is None:
+            try:
+                config = json.loads((self.folder / CONFIG_FILE).read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise not_found(self.folder) from None
+            except ValueError:
+                return False
+            self._keywords = keywords.KEYWORDS_VECTOR in (config.get("sparse_vectors") or {})
+        return self._keywords
+
+    def add_keywords_side(self) -> bool:
+        """Add the keyword sparse vector (IDF modifier) to the shard in place; True if added now."""
+        if self.has_keywords():
+            return False
+        entry = self._open()[0]
+        op = qe.UpdateOperation.create_sparse_vector(keywords.KEYWORDS_VECTOR, modifier=qe.Modifier.Idf)
+        with entry.lock:
+            self._call(partial(entry.shard.update, op))
+        self._keywords = None
+        return self.has_keywords()
+
+    def write_keywords(self, ids: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Set the keyword vectors of points from their payloads (one write), keeping the rest."""
+        keys = canonical_ids(ids)
+        if len(payloads) != len(keys):
+            raise ValueError(f"got {len(keys)} ids but {len(payloads)} payloads")
+        if not self.has_keywords():
+            raise keywords_missing(self.collection, str(self.folder))
+        shard = self._shard()
+        points = [
+            qe.PointVectors(k, {keywords.KEYWORDS_VECTOR: keywords.document_vector(p)})
+            for k, p in zip(keys, payloads, strict=True)
+        ]
+        if points:
+            self._call(lambda: shard.update(qe.UpdateOperation.update_vectors(points)))
+
+    def _with_keywords(self, matrix: np.ndarray, payloads: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """Each point's vectors: the image vector, and its keyword vector when the collection has one."""
+        if not self.has_keywords():
+            return list(matrix)
+        name = keywords.KEYWORDS_VECTOR
+        return [{"": row, name: keywords.document_vector(p)} for row, p in zip(matrix, payloads, strict=True)]
 
     def delete(self, ids: Sequence[str]) -> None:
         """Delete points by id; unknown ids are ignored."""
@@ -491,6 +556,71 @@ class EdgeStore:
         self._build_index_if_stale(entry)
         batches = self._call(lambda: entry.shard.query_batch(qe.QueryBatchRequest(requests)))
         return [[self._scored(p) for p in points] for points in batches]
+
+    def _keyword_query(self, text: str) -> Any:
+        if not self.has_keywords():
+            raise keywords_missing(self.collection, str(self.folder))
+        return qe.Query.Nearest(keywords.query_vector(text), using=keywords.KEYWORDS_VECTOR)
+
+    def query_keywords(
+        self,
+        text: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        """Points whose words match ``text`` best by BM25, best first (see ``VectorStore``)."""
+        entry = self._open()[0]
+        query = self._keyword_query(text)
+        request = self._request(query, limit, offset, translate_filter(filter), score_threshold, False, with_vectors)
+        return [self._scored(p) for p in self._call(lambda: entry.shard.query(request))]
+
+    def query_hybrid(
+        self,
+        vector: np.ndarray,
+        text: str,
+        *,
+        fusion: str = "rrf",
+        prefetch: int = 50,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool = False,
+        avoid: Sequence[np.ndarray] = (),
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        """The image and keyword sides fused in one engine query, best first (see ``VectorStore``)."""
+        check_page(limit, offset)
+        how = check_fusion(fusion)
+        candidates = check_prefetch(prefetch, limit, offset)
+        entry = self._open()[0]
+        size = self._size()
+        target = query_vector(vector, size).tolist()
+        dense: Any = qe.Query.Nearest(target)
+        if avoid:
+            negatives = [query_vector(v, size).tolist() for v in avoid]
+            dense = qe.Query.RecommendBestScore(qe.RecommendQuery(positives=[target], negatives=negatives))
+        edge_filter = translate_filter(filter)
+        params = qe.SearchParams(hnsw_ef=self._hnsw_ef, exact=exact)
+        request = qe.QueryRequest(
+            prefetches=[
+                qe.Prefetch(candidates, query=dense, params=params, filter=edge_filter),
+                qe.Prefetch(candidates, query=self._keyword_query(text), filter=edge_filter),
+            ],
+            query=qe.Fusion.Rrf(RRF_K) if how == "rrf" else qe.Fusion.Dbsf(),
+            limit=limit,
+            offset=offset,
+            filter=edge_filter,
+            score_threshold=score_threshold,
+            with_payload=True,
+            with_vector=with_vectors,
+        )
+        self._build_index_if_stale(entry)
+        return [self._scored(p) for p in self._call(lambda: entry.shard.query(request))]
 
     @staticmethod
     def _scored(point: Any) -> ScoredRecord:

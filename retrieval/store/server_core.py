@@ -22,6 +22,8 @@ from qdrant_client.http.exceptions import UnexpectedResponse
 
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import CollectionMismatch, CollectionNotFound, ConfigError, QueryError, StoreError
+from photoseek.retrieval import keywords
+from photoseek.retrieval.modes import check_fusion, check_prefetch
 from photoseek.retrieval.schema import INDEXED_FIELDS, IndexKind
 from photoseek.retrieval.store.base import (
     FACET_POOL,
@@ -31,6 +33,7 @@ from photoseek.retrieval.store.base import (
     ScoredRecord,
     Snapshot,
     collection_not_found,
+    keywords_missing,
     ordered_facets,
 )
 from photoseek.retrieval.store.inputs import canonical_ids, check_page, query_matrix, query_vector, vector_batch
@@ -44,6 +47,9 @@ Operation = Generator[Request, Any, T]
 
 # The location of a store on an in-process client (qdrant-client local mode, in tests).
 IN_PROCESS = "in-process qdrant-client"
+
+# RRF's rank constant, as on the embedded store (``edge.RRF_K``): 1 / (60 + rank) per list.
+RRF_K = 60
 
 
 def drive(operation: Operation[T], send: Callable[[Request], Any]) -> T:
@@ -196,6 +202,7 @@ class ServerCore:
         self.location = location
         self._settings = settings
         self._vector_size: int | None = None
+        self._keywords: bool | None = None
 
     # -- errors -------------------------------------------------------------------------
 
@@ -228,8 +235,16 @@ class ServerCore:
 
     def _size(self) -> Operation[int]:
         if self._vector_size is None:
-            self._vector_size = self._stored_vectors((yield from self._description()))[0]
+            description = yield from self._description()
+            self._vector_size = self._stored_vectors(description)[0]
+            self._keywords = _has_keywords(description)
         return self._vector_size
+
+    def _cached_keywords(self) -> Operation[bool]:
+        """Whether the collection has the keyword side, as last read (writes ask once per store)."""
+        if self._keywords is None:
+            self._keywords = _has_keywords((yield from self._description()))
+        return self._keywords
 
     def collection_exists(self) -> Operation[bool]:
         """Whether the collection exists."""
@@ -249,6 +264,7 @@ class ServerCore:
                 _create_collection,
                 self.collection,
                 vectors_config=models.VectorParams(size=vector_size, distance=models.Distance.COSINE),
+                sparse_vectors_config=keywords.server_sparse_config(),
                 shard_number=self._settings.shard_number,
                 replication_factor=self._settings.replication_factor,
                 write_consistency_factor=self._settings.write_consistency_factor,
@@ -270,6 +286,7 @@ class ServerCore:
                 "(set PHOTOSEEK_QDRANT__COLLECTION) or delete this one"
             )
         self._vector_size = size
+        self._keywords = _has_keywords(description)
         have = description.payload_schema or {}
         for path, kind in INDEXED_FIELDS.items():
             if path not in have:
@@ -309,6 +326,7 @@ class ServerCore:
         """Drop the collection and its points (nothing happens when it does not exist)."""
         yield lambda client: client.delete_collection(self.collection)
         self._vector_size = None
+        self._keywords = None
 
     # -- points -------------------------------------------------------------------------
 
@@ -320,7 +338,10 @@ class ServerCore:
             raise ValueError(f"got {len(keys)} ids but {len(payloads)} payloads")
         if not keys:
             return
-        batch = models.Batch(ids=list(keys), vectors=matrix.tolist(), payloads=[dict(p) for p in payloads])
+        vectors: Any = matrix.tolist()
+        if (yield from self._cached_keywords()):
+            vectors = {"": vectors, keywords.KEYWORDS_VECTOR: [_document_vector(p) for p in payloads]}
+        batch = models.Batch(ids=list(keys), vectors=vectors, payloads=[dict(p) for p in payloads])
         yield lambda client: client.upsert(self.collection, points=batch, wait=True)
 
     def set_payloads(self, ids: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> Operation[None]:
@@ -334,8 +355,46 @@ class ServerCore:
             for k, p in zip(keys, payloads, strict=True)
             if k in stored
         ]
+        if operations and (yield from self._cached_keywords()):  # the words changed: so does the keyword vector
+            points = [_keyword_vectors(k, p) for k, p in zip(keys, payloads, strict=True) if k in stored]
+            operations.append(models.UpdateVectorsOperation(update_vectors=models.UpdateVectors(points=points)))
         if operations:
             yield lambda client: client.batch_update_points(self.collection, operations, wait=True)
+
+    # -- the keyword side ---------------------------------------------------------------
+
+    def has_keywords(self) -> Operation[bool]:
+        """Whether the collection has the keyword sparse vector (asked of the server each time)."""
+        self._keywords = _has_keywords((yield from self._description()))
+        return self._keywords
+
+    def add_keywords_side(self) -> Operation[bool]:
+        """Add the keyword sparse vector (IDF modifier) to the collection in place; True if added now.
+
+        Needs a server that can add a named vector to a collection (``create_vector_name``).
+        """
+        if (yield from self.has_keywords()):
+            return False
+        config = models.SparseVectorNameConfig(sparse=models.SparseVectorConfig(modifier=models.Modifier.IDF))
+        try:
+            yield lambda client: client.create_vector_name(
+                self.collection, vector_name=keywords.KEYWORDS_VECTOR, vector_name_config=config, wait=True
+            )
+        except StoreError as exc:
+            if "already exists" not in str(exc):
+                raise
+        return (yield from self.has_keywords())
+
+    def write_keywords(self, ids: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> Operation[None]:
+        """Set the keyword vectors of points from their payloads (one request), keeping the rest."""
+        keys = canonical_ids(ids)
+        if len(payloads) != len(keys):
+            raise ValueError(f"got {len(keys)} ids but {len(payloads)} payloads")
+        if not (yield from self._cached_keywords()) and not (yield from self.has_keywords()):
+            raise keywords_missing(self.collection, self.location)
+        points = [_keyword_vectors(k, p) for k, p in zip(keys, payloads, strict=True)]
+        if points:
+            yield lambda client: client.update_vectors(self.collection, points=points, wait=True)
 
     def delete(self, ids: Sequence[str]) -> Operation[None]:
         """Delete points by id; unknown ids are ignored."""
@@ -482,6 +541,100 @@ class ServerCore:
         responses = yield lambda client: client.query_batch_points(self.collection, requests)
         return [[to_scored(p) for p in response.points] for response in responses]
 
+    def _keyword_request(self, request: Request) -> Operation[Any]:
+        """Send a query that uses the keyword vector; a collection without it raises ``KeywordsMissing``."""
+        try:
+            return (yield request)
+        except StoreError as exc:
+            if keywords.KEYWORDS_VECTOR in str(exc) and not (yield from self.has_keywords()):
+                raise keywords_missing(self.collection, self.location) from None
+            raise
+
+    def query_keywords(
+        self,
+        text: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        with_vectors: bool = False,
+    ) -> Operation[list[ScoredRecord]]:
+        """Points whose words match ``text`` best by BM25, best first (see ``VectorStore``)."""
+        check_page(limit, offset)
+        sparse = keywords.to_server(keywords.query_vector(text))
+        if not sparse.indices:  # only stop words: nothing matches (the engines disagree on an empty query)
+            if not (yield from self.has_keywords()):
+                raise keywords_missing(self.collection, self.location)
+            return []
+        response = yield from self._keyword_request(
+            lambda client: client.query_points(
+                self.collection,
+                query=sparse,
+                using=keywords.KEYWORDS_VECTOR,
+                query_filter=filter,
+                limit=limit,
+                offset=offset,
+                with_payload=True,
+                with_vectors=with_vectors,
+                score_threshold=score_threshold,
+            )
+        )
+        return [to_scored(p) for p in response.points]
+
+    def query_hybrid(
+        self,
+        vector: np.ndarray,
+        text: str,
+        *,
+        fusion: str = "rrf",
+        prefetch: int = 50,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool = False,
+        avoid: Sequence[np.ndarray] = (),
+        with_vectors: bool = False,
+    ) -> Operation[list[ScoredRecord]]:
+        """The image and keyword sides fused in one query, best first (see ``VectorStore``)."""
+        check_page(limit, offset)
+        how = check_fusion(fusion)
+        candidates = check_prefetch(prefetch, limit, offset)
+        size = yield from self._size()
+        target = query_vector(vector, size).tolist()
+        dense: Any = target
+        if len(avoid):
+            dense = models.RecommendQuery(
+                recommend=models.RecommendInput(
+                    positive=[target],
+                    negative=[query_vector(v, size).tolist() for v in avoid],
+                    strategy=models.RecommendStrategy.BEST_SCORE,
+                )
+            )
+        sparse = keywords.to_server(keywords.query_vector(text))
+        prefetches = [
+            models.Prefetch(query=dense, filter=filter, params=self._params(exact), limit=candidates),
+            models.Prefetch(query=sparse, using=keywords.KEYWORDS_VECTOR, filter=filter, limit=candidates),
+        ]
+        fused: Any = (
+            models.RrfQuery(rrf=models.Rrf(k=RRF_K)) if how == "rrf" else models.FusionQuery(fusion=models.Fusion.DBSF)
+        )
+        response = yield from self._keyword_request(
+            lambda client: client.query_points(
+                self.collection,
+                prefetch=prefetches,
+                query=fused,
+                query_filter=filter,
+                limit=limit,
+                offset=offset,
+                with_payload=True,
+                with_vectors=with_vectors,
+                score_threshold=score_threshold,
+            )
+        )
+        return [to_scored(p) for p in response.points]
+
     # -- snapshots ----------------------------------------------------------------------
 
     @property
@@ -524,6 +677,18 @@ class ServerCore:
         """Delete the snapshot ``name`` of the collection from the server."""
         self._check_snapshots()
         yield lambda client: client.delete_snapshot(self.collection, name, wait=True)
+
+
+def _has_keywords(description: models.CollectionInfo) -> bool:
+    return keywords.KEYWORDS_VECTOR in (description.config.params.sparse_vectors or {})
+
+
+def _document_vector(payload: Mapping[str, Any]) -> models.SparseVector:
+    return keywords.to_server(keywords.document_vector(payload))
+
+
+def _keyword_vectors(key: str, payload: Mapping[str, Any]) -> models.PointVectors:
+    return models.PointVectors(id=key, vector={keywords.KEYWORDS_VECTOR: _document_vector(payload)})
 
 
 def _create_collection(collection: str, client: Any, **arguments: Any) -> Any:
