@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import get_args
 
+from photoseek.config.settings import FusionName, SearchModeName
 from photoseek.errors import QueryError
 
 __all__ = [
@@ -17,15 +18,15 @@ __all__ = [
     "check_prefetch",
 ]
 
-SearchMode = Literal["vector", "keyword", "hybrid"]
-Fusion = Literal["rrf", "dbsf"]
+SearchMode = SearchModeName
+Fusion = FusionName
 
 # vector: CLIP only (the image's look); keyword: BM25 over the photo's words only; hybrid: both
 # lists fused by the engine in one query.
-SEARCH_MODES: tuple[SearchMode, ...] = ("vector", "keyword", "hybrid")
+SEARCH_MODES: tuple[SearchMode, ...] = get_args(SearchModeName)
 # rrf: reciprocal rank fusion (k = 60), by ranks only; dbsf: distribution-based score fusion,
 # each side's scores normalised by their mean and spread, then summed.
-FUSIONS: tuple[Fusion, ...] = ("rrf", "dbsf")
+FUSIONS: tuple[Fusion, ...] = get_args(FusionName)
 # Candidates each side of a hybrid query hands to the fusion (Qdrant measured 2.2 ms p50 at 50).
 DEFAULT_PREFETCH = 50
 
