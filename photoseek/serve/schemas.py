@@ -6,15 +6,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from photoseek.config.settings import FusionName, SearchModeName
+
 # A page may ask for this many hits at most; deeper pages go through ``offset``.
 MAX_LIMIT = 1000
 MAX_OFFSET = 100_000
 QUERY_KINDS = ("text", "image", "vector", "similar_to")
 # Candidates each side may bring to a hybrid fusion, at most (a bound on the work of one request).
 MAX_PREFETCH = 10_000
-# The library's search modes and fusions (``photoseek.retrieval.modes``; a test keeps them equal).
-SearchMode = Literal["vector", "keyword", "hybrid"]
-Fusion = Literal["rrf", "dbsf"]
+# The library's search modes and fusions (``photoseek.retrieval.modes`` lists the same names).
+SearchMode = SearchModeName
+Fusion = FusionName
 
 
 class SearchOptions(BaseModel):

@@ -82,6 +82,14 @@ class TimedStore:
     async def query(self, vector: np.ndarray, **kwargs: Any) -> Any:
         return await timed(self._metrics.store, "query", lambda: self._store.query(vector, **kwargs))
 
+    async def query_keywords(self, text: str, **kwargs: Any) -> Any:
+        return await timed(self._metrics.store, "query_keywords", lambda: self._store.query_keywords(text, **kwargs))
+
+    async def query_hybrid(self, vector: np.ndarray, text: str, **kwargs: Any) -> Any:
+        return await timed(
+            self._metrics.store, "query_hybrid", lambda: self._store.query_hybrid(vector, text, **kwargs)
+        )
+
     async def query_batch(self, vectors: np.ndarray, **kwargs: Any) -> Any:
         return await timed(self._metrics.store, "query_batch", lambda: self._store.query_batch(vectors, **kwargs))
 
