@@ -596,7 +596,7 @@ class EdgeStore:
         """The image and keyword sides fused in one engine query, best first (see ``VectorStore``)."""
         check_page(limit, offset)
         how = check_fusion(fusion)
-        candidates = check_prefetch(prefetch, limit, offset)
+        candidates = check_prefetch(prefetch, 1, 0)
         entry = self._open()[0]
         size = self._size()
         target = query_vector(vector, size).tolist()
