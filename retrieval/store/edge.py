@@ -335,8 +335,8 @@ class EdgeStore:
         matrix = vector_batch(vectors, len(keys), self._size())
         if len(payloads) != len(keys):
             raise ValueError(f"got {len(keys)} ids but {len(payloads)} payloads")
-        vectors = self._with_keywords(matrix, payloads)
-        points = [qe.Point(k, vectors[i], dict(payloads[i])) for i, k in enumerate(keys)]
+        rows = self._with_keywords(matrix, payloads)
+        points = [qe.Point(k, rows[i], dict(payloads[i])) for i, k in enumerate(keys)]
         if points:
             self._call(lambda: shard.update(qe.UpdateOperation.upsert_points(points)))
 
@@ -606,12 +606,14 @@ class EdgeStore:
             dense = qe.Query.RecommendBestScore(qe.RecommendQuery(positives=[target], negatives=negatives))
         edge_filter = translate_filter(filter)
         params = qe.SearchParams(hnsw_ef=self._hnsw_ef, exact=exact)
+        # Any: the stubs type Fusion's variants (Rrf, Dbsf) apart from the Fusion the request takes.
+        fused: Any = qe.Fusion.Rrf(RRF_K) if how == "rrf" else qe.Fusion.Dbsf()
         request = qe.QueryRequest(
             prefetches=[
                 qe.Prefetch(candidates, query=dense, params=params, filter=edge_filter),
                 qe.Prefetch(candidates, query=self._keyword_query(text), filter=edge_filter),
             ],
-            query=qe.Fusion.Rrf(RRF_K) if how == "rrf" else qe.Fusion.Dbsf(),
+            query=fused,
             limit=limit,
             offset=offset,
             filter=edge_filter,

@@ -338,10 +338,10 @@ class ServerCore:
             raise ValueError(f"got {len(keys)} ids but {len(payloads)} payloads")
         if not keys:
             return
-        vectors: Any = matrix.tolist()
+        rows: Any = matrix.tolist()
         if (yield from self._cached_keywords()):
-            vectors = {"": vectors, keywords.KEYWORDS_VECTOR: [_document_vector(p) for p in payloads]}
-        batch = models.Batch(ids=list(keys), vectors=vectors, payloads=[dict(p) for p in payloads])
+            rows = {"": rows, keywords.KEYWORDS_VECTOR: [_document_vector(p) for p in payloads]}
+        batch = models.Batch(ids=list(keys), vectors=rows, payloads=[dict(p) for p in payloads])
         yield lambda client: client.upsert(self.collection, points=batch, wait=True)
 
     def set_payloads(self, ids: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> Operation[None]:
