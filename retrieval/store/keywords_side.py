@@ -5,8 +5,8 @@ Both engines add a named sparse vector to an existing collection (Qdrant Edge's
 older servers lack), so nothing is copied: the keyword vector is added to the collection, then
 every point gets its keyword vector computed from its stored payload (``update_vectors``: image
 vectors and payloads stay as they are). A run killed half-way leaves a collection whose vector
-search works as before and whose keyword side is partly filled; running it again writes every point's keyword vector again
-(each write sets, never adds), so it is always safe to re-run.
+search works as before and whose keyword side is partly filled; running it again writes every
+point's keyword vector again (each write sets, never adds), so it is always safe to re-run.
 """
 
 from __future__ import annotations
