@@ -174,7 +174,7 @@ class RetrievalSettings(BaseModel):
     limit: int = Field(10, ge=1, le=10_000)
     score_threshold: float | None = Field(None, ge=-1.0, le=1.0)
     exact: bool = Field(False, description="exact (brute-force) search instead of HNSW")
-    # The default stays the image vector: see retrieval/modes.py (DEFAULT_MODE) for the measurements.
+    # The default stays the image vector: retrieval/modes.py (DEFAULT_MODE) says why, with the measurements.
     mode: SearchModeName = Field(
         "vector", description="vector (CLIP), keyword (BM25 over the photo's words) or hybrid (both, fused)"
     )

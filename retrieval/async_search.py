@@ -288,6 +288,9 @@ class AsyncImageSearch(_SearchCore):
         self._check_keywords(self.store, options)
         if options.rerank is not None:
             return _hits(await self._diverse(vector, options, avoid))
+        if options.mode != "vector":
+            end = options.offset + options.limit
+            return _hits((await self._head(vector, options, avoid, end, with_vectors=False))[options.offset :])
         call = self._store_query(
             self.store, vector, options, avoid, limit=options.limit, offset=options.offset, with_vectors=False
         )
@@ -295,14 +298,33 @@ class AsyncImageSearch(_SearchCore):
             records = await call()
         return _hits(records)
 
+    async def _head(
+        self, vector: np.ndarray | None, options: _Options, avoid: Sequence[np.ndarray], end: int, with_vectors: bool
+    ) -> list[ScoredRecord]:
+        """The first ``end`` records of a keyword or hybrid search in the library's order (see ``ImageSearch``)."""
+        window = end + 1
+        while True:
+            call = self._store_query(
+                self.store, vector, options, avoid, limit=window, offset=0, with_vectors=with_vectors
+            )
+            with self._collection_may_vanish():
+                records = await call()
+            wider = self._next_window(records, end, window)
+            if wider is None:
+                return self._ranked(records, end)
+            window = wider
+
     async def _diverse(
         self, vector: np.ndarray | None, options: _Options, avoid: Sequence[np.ndarray]
     ) -> list[ScoredRecord]:
         asked = self._candidates_wanted(options, 0)
         while True:
-            call = self._store_query(self.store, vector, options, avoid, limit=asked, offset=0, with_vectors=True)
-            with self._collection_may_vanish():
-                records = await call()
+            if options.mode != "vector":
+                records = await self._head(vector, options, avoid, asked, with_vectors=True)
+            else:
+                call = self._store_query(self.store, vector, options, avoid, limit=asked, offset=0, with_vectors=True)
+                with self._collection_may_vanish():
+                    records = await call()
             if self._exhausted(options, records, asked):
                 return self._reranked(options, records)
             asked = self._candidates_wanted(options, asked)

@@ -179,11 +179,33 @@ class _SearchCore:
             return lambda: store.query_keywords(options.text, **common)
         assert vector is not None
         if options.mode == "hybrid":
-            pool = max(options.prefetch, offset + limit)
+            # One pool for every window asked of this search, so every window ranks one fused list.
+            pool = options.prefetch
             return lambda: store.query_hybrid(
                 vector, options.text, fusion=options.fusion, prefetch=pool, exact=options.exact, avoid=avoid, **common
             )
         return lambda: store.query(vector, exact=options.exact, avoid=avoid, **common)
+
+    # Keyword and fused scores tie often (two photos with the same words, two photos at the same
+    # rank of one list), and an engine orders tied points its own way, which can differ between
+    # a page and the next and between engines. In those modes the library ranks itself: it
+    # fetches from the top past the page's end until the points tied with the page's last one
+    # are all in, orders by score then id, and slices. Pages follow one list, and both backends
+    # give the same order.
+
+    @staticmethod
+    def _next_window(records: Sequence[ScoredRecord], end: int, window: int) -> int | None:
+        """None when ``records`` (the engine's top ``window``) settle the first ``end`` ranks, else a larger window."""
+        if len(records) < window or len(records) <= end:
+            return None  # the engine had no more
+        if records[-1].score < records[end - 1].score:
+            return None  # every point tied with the end is in
+        return window * 2
+
+    @staticmethod
+    def _ranked(records: Sequence[ScoredRecord], end: int) -> list[ScoredRecord]:
+        """The first ``end`` records by score, ties by id: one order whatever the engine."""
+        return sorted(records, key=lambda r: (-r.score, r.id))[:end]
 
     @staticmethod
     def _candidates_wanted(options: _Options, have: int) -> int:
@@ -668,6 +690,9 @@ class ImageSearch(_SearchCore):
         self._check_keywords(self.store, options)
         if options.rerank is not None:
             return _hits(self._diverse(vector, options, avoid))
+        if options.mode != "vector":
+            end = options.offset + options.limit
+            return _hits(self._head(vector, options, avoid, end, with_vectors=False)[options.offset :])
         call = self._store_query(
             self.store, vector, options, avoid, limit=options.limit, offset=options.offset, with_vectors=False
         )
@@ -675,14 +700,33 @@ class ImageSearch(_SearchCore):
             records = call()
         return _hits(records)
 
+    def _head(
+        self, vector: np.ndarray | None, options: _Options, avoid: Sequence[np.ndarray], end: int, with_vectors: bool
+    ) -> list[ScoredRecord]:
+        """The first ``end`` records of a keyword or hybrid search in the library's order (ties by id)."""
+        window = end + 1
+        while True:
+            call = self._store_query(
+                self.store, vector, options, avoid, limit=window, offset=0, with_vectors=with_vectors
+            )
+            with self._collection_may_vanish():
+                records = call()
+            wider = self._next_window(records, end, window)
+            if wider is None:
+                return self._ranked(records, end)
+            window = wider
+
     def _diverse(
         self, vector: np.ndarray | None, options: _Options, avoid: Sequence[np.ndarray]
     ) -> list[ScoredRecord]:
         asked = self._candidates_wanted(options, 0)
         while True:
-            call = self._store_query(self.store, vector, options, avoid, limit=asked, offset=0, with_vectors=True)
-            with self._collection_may_vanish():
-                records = call()
+            if options.mode != "vector":
+                records = self._head(vector, options, avoid, asked, with_vectors=True)
+            else:
+                call = self._store_query(self.store, vector, options, avoid, limit=asked, offset=0, with_vectors=True)
+                with self._collection_may_vanish():
+                    records = call()
             if self._exhausted(options, records, asked):
                 return self._reranked(options, records)
             asked = self._candidates_wanted(options, asked)

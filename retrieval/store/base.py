@@ -263,11 +263,13 @@ class VectorStore(Protocol):
         matches of ``text``, each under ``filter``, fused by ``fusion`` (``"rrf"``, k = 60, or
         ``"dbsf"``), best first; ``limit`` and ``offset`` cut the fused list.
 
-        ``avoid`` applies to the vector side as in ``query``. Scores are the fusion's.
+        ``avoid`` applies to the vector side as in ``query``. Scores are the fusion's. The fused
+        list holds at most ``2 * prefetch`` points: a page past ``prefetch`` may come out short
+        (``ImageSearch`` asks for ``prefetch >= offset + limit``).
 
         Raises:
             KeywordsMissing: the collection has no keyword side.
-            QueryError: ``prefetch`` below ``offset + limit`` or an unknown fusion.
+            QueryError: ``prefetch`` below 1 or an unknown fusion.
         """
         ...
 

@@ -335,8 +335,8 @@ class EdgeStore:
         matrix = vector_batch(vectors, len(keys), self._size())
         if len(payloads) != len(keys):
             raise ValueError(f"got {len(keys)} ids but {len(payloads)} payloads")
-        vectors = self._with_keywords(matrix, payloads)
-        points = [qe.Point(k, vectors[i], dict(payloads[i])) for i, k in enumerate(keys)]
+        rows = self._with_keywords(matrix, payloads)
+        points = [qe.Point(k, rows[i], dict(payloads[i])) for i, k in enumerate(keys)]
         if points:
             self._call(lambda: shard.update(qe.UpdateOperation.upsert_points(points)))
 
@@ -596,7 +596,7 @@ class EdgeStore:
         """The image and keyword sides fused in one engine query, best first (see ``VectorStore``)."""
         check_page(limit, offset)
         how = check_fusion(fusion)
-        candidates = check_prefetch(prefetch, limit, offset)
+        candidates = check_prefetch(prefetch, 1, 0)
         entry = self._open()[0]
         size = self._size()
         target = query_vector(vector, size).tolist()
@@ -606,12 +606,14 @@ class EdgeStore:
             dense = qe.Query.RecommendBestScore(qe.RecommendQuery(positives=[target], negatives=negatives))
         edge_filter = translate_filter(filter)
         params = qe.SearchParams(hnsw_ef=self._hnsw_ef, exact=exact)
+        # Any: the stubs type Fusion's variants (Rrf, Dbsf) apart from the Fusion the request takes.
+        fused: Any = qe.Fusion.Rrf(RRF_K) if how == "rrf" else qe.Fusion.Dbsf()
         request = qe.QueryRequest(
             prefetches=[
                 qe.Prefetch(candidates, query=dense, params=params, filter=edge_filter),
                 qe.Prefetch(candidates, query=self._keyword_query(text), filter=edge_filter),
             ],
-            query=qe.Fusion.Rrf(RRF_K) if how == "rrf" else qe.Fusion.Dbsf(),
+            query=fused,
             limit=limit,
             offset=offset,
             filter=edge_filter,

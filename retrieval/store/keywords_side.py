@@ -1,12 +1,12 @@
 """Give a collection built before the keyword side its BM25 vectors, in place, without re-encoding an image.
 
 Both engines add a named sparse vector to an existing collection (Qdrant Edge's
-``create_sparse_vector``, a server's ``create_vector_name``, Qdrant 1.17 and later), so nothing is
-copied: the keyword vector is added to the collection, then every point gets its keyword vector
-computed from its stored payload (``update_vectors``: image vectors and payloads stay as they
-are). A run killed half-way leaves a collection whose vector search works as before and whose
-keyword side is partly filled; running it again writes every point's keyword vector again
-(each write sets, never adds), so it is always safe to re-run.
+``create_sparse_vector``; a server's ``create_vector_name``, which qdrant-client 1.20 speaks and
+older servers lack), so nothing is copied: the keyword vector is added to the collection, then
+every point gets its keyword vector computed from its stored payload (``update_vectors``: image
+vectors and payloads stay as they are). A run killed half-way leaves a collection whose vector
+search works as before and whose keyword side is partly filled; running it again writes every
+point's keyword vector again (each write sets, never adds), so it is always safe to re-run.
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ def add_keywords(
 
     Raises:
         CollectionNotFound: no such collection.
-        StoreError: the engine cannot add a vector to a collection (a server before 1.17).
+        StoreError: the engine cannot add a vector to a collection (a server too old for
+            ``create_vector_name``: copy the collection instead with ``photoseek migrate``, whose
+            target gets the keyword side from the payloads).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")

@@ -338,10 +338,10 @@ class ServerCore:
             raise ValueError(f"got {len(keys)} ids but {len(payloads)} payloads")
         if not keys:
             return
-        vectors: Any = matrix.tolist()
+        rows: Any = matrix.tolist()
         if (yield from self._cached_keywords()):
-            vectors = {"": vectors, keywords.KEYWORDS_VECTOR: [_document_vector(p) for p in payloads]}
-        batch = models.Batch(ids=list(keys), vectors=vectors, payloads=[dict(p) for p in payloads])
+            rows = {"": rows, keywords.KEYWORDS_VECTOR: [_document_vector(p) for p in payloads]}
+        batch = models.Batch(ids=list(keys), vectors=rows, payloads=[dict(p) for p in payloads])
         yield lambda client: client.upsert(self.collection, points=batch, wait=True)
 
     def set_payloads(self, ids: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> Operation[None]:
@@ -546,7 +546,10 @@ class ServerCore:
         try:
             return (yield request)
         except StoreError as exc:
-            if keywords.KEYWORDS_VECTOR in str(exc) and not (yield from self.has_keywords()):
+            # Local mode words a missing vector like a missing collection ("... is not found in the
+            # collection"): asking for the description tells the two apart (it raises if the collection is gone).
+            suspect = isinstance(exc, CollectionNotFound) or keywords.KEYWORDS_VECTOR in str(exc)
+            if suspect and not (yield from self.has_keywords()):
                 raise keywords_missing(self.collection, self.location) from None
             raise
 
@@ -600,7 +603,7 @@ class ServerCore:
         """The image and keyword sides fused in one query, best first (see ``VectorStore``)."""
         check_page(limit, offset)
         how = check_fusion(fusion)
-        candidates = check_prefetch(prefetch, limit, offset)
+        candidates = check_prefetch(prefetch, 1, 0)
         size = yield from self._size()
         target = query_vector(vector, size).tolist()
         dense: Any = target
