@@ -23,6 +23,7 @@ import logging
 import os
 import shutil
 import threading
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -389,7 +390,8 @@ class EdgeStore:
             raise keywords_missing(self.collection, str(self.folder))
         shard = self._shard()
         name = keywords.KEYWORDS_VECTOR
-        points, wordless = [], []
+        points: list[qe.PointVectors] = []
+        wordless: list[int | uuid.UUID | str] = []
         for key, payload in zip(keys, payloads, strict=True):
             vector = keywords.document_vector(payload)
             if keywords.has_words(vector):
