@@ -14,6 +14,10 @@ the place (``location.name``, city, country), the landmark's name, the photograp
 and full name, and for a folder photo its path relative to the folder (folder and file names
 often say what and where: ``2019 Lisbon/tram.jpg``). Colours, topics and collection titles stay
 out: they are shared by thousands of photos and say little about one.
+
+A photo without words (``document_vector(...).indices`` empty) gets no keyword vector at all, on
+both backends, and loses it when its words go: the IDF statistics count only the points that
+have one, and Edge counts only non-empty ones as indexed.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ __all__ = [
     "document_text",
     "document_vector",
     "edge_sparse_config",
+    "has_words",
     "query_vector",
     "server_sparse_config",
     "to_server",
@@ -93,6 +98,11 @@ def document_text(payload: Mapping[str, Any]) -> str:
 def document_vector(payload: Mapping[str, Any]) -> qe.SparseVector:
     """The BM25 document vector (term frequencies, length-normalised) of a photo's words."""
     return _bm25().embed_document(document_text(payload))
+
+
+def has_words(vector: qe.SparseVector) -> bool:
+    """Whether a document vector holds any word (an empty one is not stored)."""
+    return len(vector.indices) > 0
 
 
 def query_vector(text: str) -> qe.SparseVector:

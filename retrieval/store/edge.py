@@ -23,6 +23,7 @@ import logging
 import os
 import shutil
 import threading
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -236,7 +237,7 @@ class EdgeStore:
             backend=self.backend,
             location=str(self.folder),
             points_count=self.count(),
-            indexed_vectors_count=shard_info.indexed_vectors_count,
+            indexed_vectors_count=int(shard_info.points_count) - self._unindexed(shard_info),  # image vectors only
             vector_size=size,
             distance=distance,
             indexed_fields={
@@ -288,8 +289,7 @@ class EdgeStore:
 
     def unindexed_tail(self) -> int:
         """Points stored but not in the HNSW index yet (a search scans them one by one)."""
-        shard_info = self._call(self._shard().info)
-        return max(0, int(shard_info.points_count) - int(shard_info.indexed_vectors_count or 0))
+        return self._unindexed(self._call(self._shard().info))
 
     def optimize(self) -> bool:
         """Build the HNSW index and merge segments now; True if there was work to do."""
@@ -389,19 +389,42 @@ class EdgeStore:
         if not self.has_keywords():
             raise keywords_missing(self.collection, str(self.folder))
         shard = self._shard()
-        points = [
-            qe.PointVectors(k, {keywords.KEYWORDS_VECTOR: keywords.document_vector(p)})
-            for k, p in zip(keys, payloads, strict=True)
-        ]
+        name = keywords.KEYWORDS_VECTOR
+        points: list[qe.PointVectors] = []
+        wordless: list[int | uuid.UUID | str] = []
+        for key, payload in zip(keys, payloads, strict=True):
+            vector = keywords.document_vector(payload)
+            if keywords.has_words(vector):
+                points.append(qe.PointVectors(key, {name: vector}))
+            else:
+                wordless.append(key)
         if points:
             self._call(lambda: shard.update(qe.UpdateOperation.update_vectors(points)))
+        if wordless:
+            self._call(lambda: shard.update(qe.UpdateOperation.delete_vectors(wordless, [name])))
 
     def _with_keywords(self, matrix: np.ndarray, payloads: Sequence[Mapping[str, Any]]) -> list[Any]:
         """Each point's vectors: the image vector, and its keyword vector when the collection has one."""
         if not self.has_keywords():
             return list(matrix)
         name = keywords.KEYWORDS_VECTOR
-        return [{"": row, name: keywords.document_vector(p)} for row, p in zip(matrix, payloads, strict=True)]
+        rows: list[Any] = []
+        for row, payload in zip(matrix, payloads, strict=True):
+            vector = keywords.document_vector(payload)
+            rows.append({"": row, name: vector} if keywords.has_words(vector) else row)
+        return rows
+
+    def _unindexed(self, shard_info: Any) -> int:
+        """Points whose image vector is not in the HNSW index yet.
+
+        Edge's ``indexed_vectors_count`` also counts the keyword vectors (a sparse index holds
+        every one at once), one per point that has one: those are taken off.
+        """
+        indexed = int(shard_info.indexed_vectors_count or 0)
+        if indexed and self.has_keywords():
+            with_words = qe.Filter(must=[qe.HasVectorCondition(keywords.KEYWORDS_VECTOR)])
+            indexed -= int(self._call(lambda: self._shard().count(qe.CountRequest(exact=True, filter=with_words))))
+        return max(0, int(shard_info.points_count) - indexed)
 
     def delete(self, ids: Sequence[str]) -> None:
         """Delete points by id; unknown ids are ignored."""
@@ -497,8 +520,7 @@ class EdgeStore:
             if entry.tail_checked:
                 return
             entry.tail_checked = True
-            shard_info = self._call(entry.shard.info)
-            tail = shard_info.points_count - shard_info.indexed_vectors_count
+            tail = self._unindexed(self._call(entry.shard.info))
             if tail > self._auto_optimize_tail:
                 log.info("building the vector index of %s: %d points unindexed", self.folder, tail)
                 self._call(entry.shard.optimize)

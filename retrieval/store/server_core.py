@@ -338,11 +338,14 @@ class ServerCore:
             raise ValueError(f"got {len(keys)} ids but {len(payloads)} payloads")
         if not keys:
             return
-        rows: Any = matrix.tolist()
+        points: Any = models.Batch(ids=list(keys), vectors=matrix.tolist(), payloads=[dict(p) for p in payloads])
         if (yield from self._cached_keywords()):
-            rows = {"": rows, keywords.KEYWORDS_VECTOR: [_document_vector(p) for p in payloads]}
-        batch = models.Batch(ids=list(keys), vectors=rows, payloads=[dict(p) for p in payloads])
-        yield lambda client: client.upsert(self.collection, points=batch, wait=True)
+            # Points, not a batch: a photo without words has no keyword vector (see keywords.py).
+            points = [
+                models.PointStruct(id=k, vector=_vectors(row, p), payload=dict(p))
+                for k, row, p in zip(keys, matrix.tolist(), payloads, strict=True)
+            ]
+        yield lambda client: client.upsert(self.collection, points=points, wait=True)
 
     def set_payloads(self, ids: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> Operation[None]:
         """Replace the payloads of stored points, keeping their vectors; unknown ids are ignored."""
@@ -356,8 +359,8 @@ class ServerCore:
             if k in stored
         ]
         if operations and (yield from self._cached_keywords()):  # the words changed: so does the keyword vector
-            points = [_keyword_vectors(k, p) for k, p in zip(keys, payloads, strict=True) if k in stored]
-            operations.append(models.UpdateVectorsOperation(update_vectors=models.UpdateVectors(points=points)))
+            kept = [(k, p) for k, p in zip(keys, payloads, strict=True) if k in stored]
+            operations += _keyword_operations([k for k, _ in kept], [p for _, p in kept])
         if operations:
             yield lambda client: client.batch_update_points(self.collection, operations, wait=True)
 
@@ -392,9 +395,9 @@ class ServerCore:
             raise ValueError(f"got {len(keys)} ids but {len(payloads)} payloads")
         if not (yield from self._cached_keywords()) and not (yield from self.has_keywords()):
             raise keywords_missing(self.collection, self.location)
-        points = [_keyword_vectors(k, p) for k, p in zip(keys, payloads, strict=True)]
-        if points:
-            yield lambda client: client.update_vectors(self.collection, points=points, wait=True)
+        operations = _keyword_operations(keys, payloads)
+        if operations:
+            yield lambda client: client.batch_update_points(self.collection, operations, wait=True)
 
     def delete(self, ids: Sequence[str]) -> Operation[None]:
         """Delete points by id; unknown ids are ignored."""
@@ -686,12 +689,33 @@ def _has_keywords(description: models.CollectionInfo) -> bool:
     return keywords.KEYWORDS_VECTOR in (description.config.params.sparse_vectors or {})
 
 
-def _document_vector(payload: Mapping[str, Any]) -> models.SparseVector:
-    return keywords.to_server(keywords.document_vector(payload))
+def _vectors(row: list[float], payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A point's vectors: the image's, and its keyword vector when it has words."""
+    vector = keywords.document_vector(payload)
+    if not keywords.has_words(vector):
+        return {"": row}
+    return {"": row, keywords.KEYWORDS_VECTOR: keywords.to_server(vector)}
 
 
-def _keyword_vectors(key: str, payload: Mapping[str, Any]) -> models.PointVectors:
-    return models.PointVectors(id=key, vector={keywords.KEYWORDS_VECTOR: _document_vector(payload)})
+def _keyword_operations(keys: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """Set the keyword vectors of points with words, delete those of points without."""
+    name = keywords.KEYWORDS_VECTOR
+    with_words, wordless = [], []
+    for key, payload in zip(keys, payloads, strict=True):
+        vector = keywords.document_vector(payload)
+        if keywords.has_words(vector):
+            with_words.append(models.PointVectors(id=key, vector={name: keywords.to_server(vector)}))
+        else:
+            wordless.append(key)
+    operations: list[Any] = []
+    if with_words:
+        operations.append(models.UpdateVectorsOperation(update_vectors=models.UpdateVectors(points=with_words)))
+    if wordless:
+        selector: list[Any] = wordless
+        operations.append(
+            models.DeleteVectorsOperation(delete_vectors=models.DeleteVectors(points=selector, vector=[name]))
+        )
+    return operations
 
 
 def _create_collection(collection: str, client: Any, **arguments: Any) -> Any:

@@ -332,9 +332,10 @@ def test_adding_the_keyword_side_gives_what_a_new_collection_gives(tmp_path: Pat
         assert not again.added_side and again.points == len(ids)
         before = old.retrieve(ids[:3], with_vectors=True)
         assert [r.vector.tolist() for r in before] == [v.tolist() for v in vectors[:3]]  # type: ignore[union-attr]
-        # (DBSF: RRF ranks the points of equal BM25 score inside its keyword list in the engine's own
-        # order, which may differ between two collections holding the same points.)
-        for mode, extra in (("keyword", {}), ("hybrid", {"prefetch": 40, "fusion": "dbsf"})):
+        # DBSF, and every point in both lists: RRF ranks the points of equal BM25 score in the engine's
+        # own order, and a shorter list cuts a group of equal scores where the engine likes; either
+        # may differ between two collections holding the same points.
+        for mode, extra in (("keyword", {}), ("hybrid", {"prefetch": len(ids), "fusion": "dbsf"})):
             a = ImageSearch(old, WordEncoder()).search(QUERY, limit=20, mode=mode, exact=True, **extra)
             b = ImageSearch(new, WordEncoder()).search(QUERY, limit=20, mode=mode, exact=True, **extra)
             assert [h.score for h in a] == pytest.approx([h.score for h in b], rel=1e-4)

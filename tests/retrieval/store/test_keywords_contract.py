@@ -70,6 +70,10 @@ def test_every_write_keeps_the_keyword_vector_in_step(words):
     assert store.query_keywords("stars") == []
     store.write_keywords([ids[3]], [{"description": "airship"}])  # the keyword vector alone
     assert [h.id for h in store.query_keywords("airship")] == [ids[3]]
+    store.write_keywords([ids[3]], [{"description": "the"}])  # no words left: no keyword vector
+    assert store.query_keywords("airship") == []
+    store.upsert([point_id("blank")], vectors[:1], [{"description": "of the"}])  # a photo without words
+    assert {h.id for h in store.query_keywords("lighthouse", limit=10)} == {ids[0], ids[5]}
     assert store.retrieve([ids[3]])[0].payload["description"] == TEXTS[3]  # payload kept
     assert np.allclose(store.retrieve([ids[3]], with_vectors=True)[0].vector, vectors[3] / np.linalg.norm(vectors[3]))
 
