@@ -179,12 +179,30 @@ class IngestSettings(BaseModel):
         return None if "*" in hosts else hosts
 
 
+# Search modes and fusions (``photoseek.retrieval.modes`` lists them for the CLI and the API).
+SearchModeName = Literal["vector", "keyword", "hybrid"]
+FusionName = Literal["rrf", "dbsf"]
+
+
 class RetrievalSettings(BaseModel):
     """Defaults for searches."""
 
     limit: int = Field(10, ge=1, le=10_000)
     score_threshold: float | None = Field(None, ge=-1.0, le=1.0)
     exact: bool = Field(False, description="exact (brute-force) search instead of HNSW")
+    # The default stays the image vector: retrieval/modes.py (DEFAULT_MODE) says why, with the measurements.
+    mode: SearchModeName = Field(
+        "vector", description="vector (CLIP), keyword (BM25 over the photo's words) or hybrid (both, fused)"
+    )
+    fusion: FusionName = Field("rrf", description="how hybrid mode fuses its two lists: rrf (ranks) or dbsf (scores)")
+    prefetch: int = Field(
+        50, ge=1, le=10_000, description="candidates each side of a hybrid search hands to the fusion"
+    )
+
+    @field_validator("mode", "fusion", mode="before")
+    @classmethod
+    def _lowercase(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
     max_image_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, description="largest query image (file or upload) read, in bytes"
     )

@@ -18,6 +18,7 @@ from photoseek.errors import PhotoseekError
 # Each module defines ``register(subparsers)``, which adds its parser and sets ``run``.
 COMMAND_MODULES = (
     "info", "ingest", "search", "facets", "duplicates", "eval", "migrate", "snapshot", "check", "serve", "dashboard",
+    "keywords",
 )
 
 

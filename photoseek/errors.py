@@ -13,7 +13,8 @@
     │   ├── CollectionMismatch      vector size or distance differ from the model's
     │   └── UnsupportedFilter       a filter condition the embedded engine cannot run
     ├── QueryError (also ValueError) a query is empty or a filter argument is invalid
-    │   └── PhotoNotFound           ``similar()`` names a photo that is not in the collection
+    │   ├── PhotoNotFound           ``similar()`` names a photo that is not in the collection
+    │   └── KeywordsMissing         a keyword or hybrid search on a collection without the keyword side
     ├── SourceError                 an input folder or dataset cannot be read at all
     └── ItemError                   one input item failed; it carries a short ``reason``
         ├── TransientItemError      worth a retry (timeout, 5xx, 429, reset connection)
@@ -80,6 +81,13 @@ class QueryError(PhotoseekError, ValueError):
 
 class PhotoNotFound(QueryError):
     """A photo named by id is not in the collection (a service may answer 404)."""
+
+
+class KeywordsMissing(QueryError):
+    """A keyword or hybrid search on a collection built without the keyword (BM25) side.
+
+    The message names the command that adds it (``photoseek keywords add``).
+    """
 
 
 class SourceError(PhotoseekError):

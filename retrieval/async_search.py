@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -103,6 +104,7 @@ class AsyncImageSearch(_SearchCore):
             info = await self.store.info()
             self._check_info(self.store, info)
             self._check_identity(info.metadata, self.store.collection)
+            self._keywords = await self.store.has_keywords()
             self._checked = True
 
     async def search(
@@ -118,13 +120,32 @@ class AsyncImageSearch(_SearchCore):
         diversity: float | None = None,
         candidates: int | None = None,
         collapse_duplicates: bool | float = False,
+        mode: str | None = None,
+        fusion: str | None = None,
+        prefetch: int | None = None,
         **where: Any,
     ) -> list[Hit]:
-        """Photos that match a text, best first (see ``ImageSearch.search``)."""
+        """Photos that match a text, best first (see ``ImageSearch.search``, modes included)."""
         avoid_texts = [avoid] if isinstance(avoid, str) else list(avoid)
         texts = self._texts([text], "query text") + self._texts(avoid_texts, "an avoid text")
         rerank = diversity_options(diversity, candidates, collapse_duplicates)
-        options = self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank)
+        options = self._options(
+            limit,
+            offset,
+            filter,
+            score_threshold,
+            exact,
+            where,
+            rerank=rerank,
+            mode=mode,
+            fusion=fusion,
+            prefetch=prefetch,
+            text=texts[0],
+        )
+        if options.mode == "keyword":
+            if avoid_texts:
+                raise QueryError("avoid pushes results away on the image side: use mode 'vector' or 'hybrid'")
+            return await self._query(None, options)
         vectors = await asyncio.to_thread(self._encode_texts, texts)
         return await self._query(vectors[0], options, avoid=list(vectors[1:]))
 
@@ -140,11 +161,12 @@ class AsyncImageSearch(_SearchCore):
         diversity: float | None = None,
         candidates: int | None = None,
         collapse_duplicates: bool | float = False,
+        mode: str | None = None,
         **where: Any,
     ) -> list[Hit]:
         """Photos that look like an example image (see ``ImageSearch.search_by_image``)."""
         rerank = diversity_options(diversity, candidates, collapse_duplicates)
-        options = self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank)
+        options = self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank, mode=mode)
         vector = await asyncio.to_thread(self._encode_image, image)
         return await self._query(vector, options)
 
@@ -160,11 +182,12 @@ class AsyncImageSearch(_SearchCore):
         diversity: float | None = None,
         candidates: int | None = None,
         collapse_duplicates: bool | float = False,
+        mode: str | None = None,
         **where: Any,
     ) -> list[Hit]:
-        """Photos nearest to a vector of the collection's space."""
+        """Photos nearest to a vector of the collection's space (vector mode only)."""
         rerank = diversity_options(diversity, candidates, collapse_duplicates)
-        options = self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank)
+        options = self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank, mode=mode)
         return await self._query(np.asarray(vector, dtype=np.float32), options)
 
     async def similar(
@@ -180,15 +203,16 @@ class AsyncImageSearch(_SearchCore):
         diversity: float | None = None,
         candidates: int | None = None,
         collapse_duplicates: bool | float = False,
+        mode: str | None = None,
         **where: Any,
     ) -> list[Hit]:
         """Photos like a stored photo, the photo itself left out (see ``ImageSearch.similar``)."""
         rerank = diversity_options(diversity, candidates, collapse_duplicates)
-        self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank)
+        self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank, mode=mode)
         await self.check()
         record = await self._lookup(photo_id, source)
         options = self._options(
-            limit, offset, filter, score_threshold, exact, where, exclude_ids=[record.id], rerank=rerank
+            limit, offset, filter, score_threshold, exact, where, exclude_ids=[record.id], rerank=rerank, mode=mode
         )
         return await self._query(_stored_vector(record, photo_id), options)
 
@@ -201,15 +225,26 @@ class AsyncImageSearch(_SearchCore):
         filter: models.Filter | None = None,
         score_threshold: float | None = None,
         exact: bool | None = None,
+        mode: str | None = None,
+        fusion: str | None = None,
+        prefetch: int | None = None,
         **where: Any,
     ) -> list[list[Hit]]:
-        """Several text searches in one encoder batch and one store round trip."""
+        """Several text searches in one encoder batch and (in vector mode) one store round trip."""
         if isinstance(texts, str):
             raise QueryError("search_batch takes a list of texts; use search() for one text")
         queries = self._texts(list(texts), "query text")
-        options = self._options(limit, offset, filter, score_threshold, exact, where)
+        options = self._options(
+            limit, offset, filter, score_threshold, exact, where, mode=mode, fusion=fusion, prefetch=prefetch, text=""
+        )
         if not queries:
             return []
+        if options.mode != "vector":  # one engine query per text: there is no batch of fused queries
+            if options.mode == "hybrid":
+                encoded: list[np.ndarray | None] = list(await asyncio.to_thread(self._encode_texts, queries))
+            else:
+                encoded = [None] * len(queries)
+            return [await self._query(v, replace(options, text=q)) for q, v in zip(queries, encoded, strict=True)]
         vectors = await asyncio.to_thread(self._encode_texts, queries)
         await self.check()
         with self._collection_may_vanish():
@@ -263,37 +298,50 @@ class AsyncImageSearch(_SearchCore):
             raise _unknown_photo(photo_id, self.store.collection)
         return records[0]
 
-    async def _query(self, vector: np.ndarray, options: _Options, avoid: Sequence[np.ndarray] = ()) -> list[Hit]:
+    async def _query(
+        self, vector: np.ndarray | None, options: _Options, avoid: Sequence[np.ndarray] = ()
+    ) -> list[Hit]:
         await self.check()
+        self._check_keywords(self.store, options)
         if options.rerank is not None:
             return _hits(await self._diverse(vector, options, avoid))
+        if options.mode != "vector":
+            end = options.offset + options.limit
+            return _hits((await self._head(vector, options, avoid, end, with_vectors=False))[options.offset :])
+        call = self._store_query(
+            self.store, vector, options, avoid, limit=options.limit, offset=options.offset, with_vectors=False
+        )
         with self._collection_may_vanish():
-            records = await self.store.query(
-                vector,
-                limit=options.limit,
-                offset=options.offset,
-                filter=options.filter,
-                score_threshold=options.score_threshold,
-                exact=options.exact,
-                avoid=avoid,
-            )
+            records = await call()
         return _hits(records)
 
+    async def _head(
+        self, vector: np.ndarray | None, options: _Options, avoid: Sequence[np.ndarray], end: int, with_vectors: bool
+    ) -> list[ScoredRecord]:
+        """The first ``end`` records of a keyword or hybrid search in the library's order (see ``ImageSearch``)."""
+        window = end + 1
+        while True:
+            call = self._store_query(
+                self.store, vector, options, avoid, limit=window, offset=0, with_vectors=with_vectors
+            )
+            with self._collection_may_vanish():
+                records = await call()
+            wider = self._next_window(records, end, window)
+            if wider is None:
+                return self._ranked(records, end)
+            window = wider
+
     async def _diverse(
-        self, vector: np.ndarray, options: _Options, avoid: Sequence[np.ndarray]
+        self, vector: np.ndarray | None, options: _Options, avoid: Sequence[np.ndarray]
     ) -> list[ScoredRecord]:
         asked = self._candidates_wanted(options, 0)
         while True:
-            with self._collection_may_vanish():
-                records = await self.store.query(
-                    vector,
-                    limit=asked,
-                    filter=options.filter,
-                    score_threshold=options.score_threshold,
-                    exact=options.exact,
-                    avoid=avoid,
-                    with_vectors=True,
-                )
+            if options.mode != "vector":
+                records = await self._head(vector, options, avoid, asked, with_vectors=True)
+            else:
+                call = self._store_query(self.store, vector, options, avoid, limit=asked, offset=0, with_vectors=True)
+                with self._collection_may_vanish():
+                    records = await call()
             if self._exhausted(options, records, asked):
                 return self._reranked(options, records)
             asked = self._candidates_wanted(options, asked)

@@ -34,7 +34,10 @@ class Hit(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: str = Field(description="the point id (a UUID)")
-    score: float = Field(description="cosine similarity to the query (higher is closer)")
+    score: float = Field(
+        description="how well the photo matches (higher is closer): the cosine similarity to the query in "
+        "vector mode, the BM25 score in keyword mode, the fusion's score in hybrid mode"
+    )
     photo_id: str | None = None
     source: str | None = None
     image_url: str | None = None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from photoseek.retrieval.facets import check_facet_limit, facet_field
 from photoseek.retrieval.filters import build_filter
 from photoseek.retrieval.hits import Hit
 from photoseek.retrieval.identity import IdentifiedEncoder, check_metadata
+from photoseek.retrieval.modes import SearchMode, check_fusion, check_mode, check_prefetch
 from photoseek.retrieval.query_image import ImageInput, read_image
 from photoseek.retrieval.schema import SOURCES, point_id
 from photoseek.retrieval.store.base import (
@@ -30,6 +32,7 @@ from photoseek.retrieval.store.base import (
     ScoredRecord,
     VectorStore,
     collection_not_found,
+    keywords_missing,
 )
 
 if TYPE_CHECKING:
@@ -45,6 +48,10 @@ class _Options:
     score_threshold: float | None
     exact: bool
     rerank: Diversity | None = None
+    mode: SearchMode = "vector"
+    fusion: str = "rrf"
+    prefetch: int = 50
+    text: str = ""  # the query text, for the keyword side
 
 
 def missing_collection(store: VectorStore | AsyncVectorStore) -> CollectionNotFound:
@@ -66,6 +73,8 @@ class _SearchCore:
         self.defaults = retrieval or RetrievalSettings()
         self._allow_unpaired = allow_unpaired_text_model
         self._checked_at: float | None = None
+        # Whether the collection has the keyword side, as of the last check (None: not checked).
+        self._keywords: bool | None = None
 
     @property
     def _checked(self) -> bool:
@@ -86,17 +95,33 @@ class _SearchCore:
         where: Mapping[str, Any],
         exclude_ids: Sequence[str] = (),
         rerank: Diversity | None = None,
+        mode: str | None = None,
+        fusion: str | None = None,
+        prefetch: int | None = None,
+        text: str | None = None,
     ) -> _Options:
         limit = self.defaults.limit if limit is None else limit
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise QueryError(f"limit must be an integer >= 1 (got {limit!r})")
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise QueryError(f"offset must be an integer >= 0 (got {offset!r})")
-        threshold = self.defaults.score_threshold if score_threshold is None else score_threshold
-        if threshold is not None and (
-            isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not -1.0 <= threshold <= 1.0
-        ):
-            raise QueryError(f"score_threshold must be a number between -1 and 1 (got {threshold!r})")
+        chosen = self._mode(mode, text)
+        # The default threshold is a cosine: it means nothing to BM25 or fused scores.
+        threshold = score_threshold
+        if threshold is None and chosen == "vector":
+            threshold = self.defaults.score_threshold
+        if threshold is not None:
+            if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+                raise QueryError(f"score_threshold must be a number (got {threshold!r})")
+            if chosen == "vector" and not -1.0 <= threshold <= 1.0:
+                raise QueryError(f"score_threshold must be a number between -1 and 1 (a cosine) (got {threshold!r})")
+        if chosen != "hybrid" and (fusion is not None or prefetch is not None):
+            raise QueryError(f"fusion and prefetch are options of mode='hybrid' (the mode is {chosen!r})")
+        if prefetch is not None:
+            pool = check_prefetch(prefetch, limit, offset)
+        else:
+            # The configured pool, or the page's end past it (pass prefetch to keep one pool for every page).
+            pool = max(self.defaults.prefetch, offset + limit)
         return _Options(
             limit=limit,
             offset=offset,
@@ -104,7 +129,83 @@ class _SearchCore:
             score_threshold=None if threshold is None else float(threshold),
             exact=self.defaults.exact if exact is None else bool(exact),
             rerank=rerank,
+            mode=chosen,
+            fusion=self.defaults.fusion if fusion is None else check_fusion(fusion),
+            prefetch=pool,
+            text=text or "",
         )
+
+    def _mode(self, mode: str | None, text: str | None) -> SearchMode:
+        """The search mode: the one asked, else the configured default for a text query, else vector.
+
+        Raises:
+            QueryError: an unknown mode, or keyword / hybrid mode without a query text.
+        """
+        if mode is None:
+            return self.defaults.mode if text is not None else "vector"
+        chosen = check_mode(mode)
+        if chosen != "vector" and text is None:
+            raise QueryError(
+                f"mode {chosen!r} matches the query's words against the photos' words: it needs a text "
+                "query (search / search_batch); search by image, vector or similar photo in mode 'vector'"
+            )
+        return chosen
+
+    def _check_keywords(self, store: VectorStore | AsyncVectorStore, options: _Options) -> None:
+        """Refuse a keyword or hybrid search of a collection without the keyword side."""
+        if options.mode != "vector" and self._keywords is False:
+            raise keywords_missing(store.collection, store.location)
+
+    @staticmethod
+    def _store_query(
+        store: VectorStore | AsyncVectorStore,
+        vector: np.ndarray | None,
+        options: _Options,
+        avoid: Sequence[np.ndarray],
+        *,
+        limit: int,
+        offset: int,
+        with_vectors: bool,
+    ) -> Callable[[], Any]:
+        """The store call of one page in the options' mode (a coroutine's factory on an async store)."""
+        common: dict[str, Any] = {
+            "limit": limit,
+            "offset": offset,
+            "filter": options.filter,
+            "score_threshold": options.score_threshold,
+            "with_vectors": with_vectors,
+        }
+        if options.mode == "keyword":
+            return lambda: store.query_keywords(options.text, **common)
+        assert vector is not None
+        if options.mode == "hybrid":
+            # One pool for every window asked of this search, so every window ranks one fused list.
+            pool = options.prefetch
+            return lambda: store.query_hybrid(
+                vector, options.text, fusion=options.fusion, prefetch=pool, exact=options.exact, avoid=avoid, **common
+            )
+        return lambda: store.query(vector, exact=options.exact, avoid=avoid, **common)
+
+    # Keyword and fused scores tie often (two photos with the same words, two photos at the same
+    # rank of one list), and an engine orders tied points its own way, which can differ between
+    # a page and the next and between engines. In those modes the library ranks itself: it
+    # fetches from the top past the page's end until the points tied with the page's last one
+    # are all in, orders by score then id, and slices. Pages follow one list, and both backends
+    # give the same order.
+
+    @staticmethod
+    def _next_window(records: Sequence[ScoredRecord], end: int, window: int) -> int | None:
+        """None when ``records`` (the engine's top ``window``) settle the first ``end`` ranks, else a larger window."""
+        if len(records) < window or len(records) <= end:
+            return None  # the engine had no more
+        if records[-1].score < records[end - 1].score:
+            return None  # every point tied with the end is in
+        return window * 2
+
+    @staticmethod
+    def _ranked(records: Sequence[ScoredRecord], end: int) -> list[ScoredRecord]:
+        """The first ``end`` records by score, ties by id: one order whatever the engine."""
+        return sorted(records, key=lambda r: (-r.score, r.id))[:end]
 
     @staticmethod
     def _candidates_wanted(options: _Options, have: int) -> int:
@@ -121,7 +222,13 @@ class _SearchCore:
         rerank = options.rerank
         assert rerank is not None
         end = options.offset + options.limit
-        if rerank.mmr_lambda is not None:
+        if rerank.mmr_lambda is not None and options.mode != "vector":
+            # MMR weighs relevance against cosines: BM25 and fused scores are first scaled to [0, 1].
+            top = max((r.score for r in records), default=0.0) or 1.0
+            scaled = [replace(r, score=r.score / top) for r in records]
+            back = {id(s): r for s, r in zip(scaled, records, strict=True)}
+            ordered = [back[id(s)] for s in mmr(scaled, rerank.mmr_lambda, end, rerank.collapse_threshold)]
+        elif rerank.mmr_lambda is not None:
             ordered = mmr(records, rerank.mmr_lambda, end, rerank.collapse_threshold)
         else:
             assert rerank.collapse_threshold is not None
@@ -311,6 +418,7 @@ class ImageSearch(_SearchCore):
             info = self.store.info()
             self._check_info(self.store, info)
             self._check_identity(info.metadata, self.store.collection)
+            self._keywords = self.store.has_keywords()
             self._checked = True
 
     def search(
@@ -326,6 +434,9 @@ class ImageSearch(_SearchCore):
         diversity: float | None = None,
         candidates: int | None = None,
         collapse_duplicates: bool | float = False,
+        mode: str | None = None,
+        fusion: str | None = None,
+        prefetch: int | None = None,
         **where: Any,
     ) -> list[Hit]:
         """Photos that match a text, best first.
@@ -335,8 +446,9 @@ class ImageSearch(_SearchCore):
             limit: how many hits (default ``PHOTOSEEK_RETRIEVAL__LIMIT``).
             offset: hits to skip, for pagination.
             filter: a ``qdrant_client.models.Filter``, ANDed with ``where``.
-            score_threshold: leave out hits scoring lower.
-            avoid: texts to push the results away from ("people", "text").
+            score_threshold: leave out hits scoring lower (the mode's score; the configured
+                default, a cosine, applies in vector mode only).
+            avoid: texts to push the results away from ("people", "text"); vector and hybrid modes.
             exact: exact search instead of HNSW.
             diversity: MMR's lambda in [0, 1] (0.5 weighs relevance and variety equally; 1 is
                 plain relevance): the hits are reordered for variety among the top
@@ -345,17 +457,43 @@ class ImageSearch(_SearchCore):
             collapse_duplicates: drop a hit at cosine >= a threshold to a better-ranked hit
                 (True: 0.95, ``diversity.DEFAULT_COLLAPSE_THRESHOLD``; or the threshold).
                 Pages of both reranks follow one list: no gap, no repeat.
+            mode: ``"vector"`` (CLIP: what the picture looks like), ``"keyword"`` (BM25 over the
+                photo's words: descriptions, keywords, places, landmark, photographer) or
+                ``"hybrid"`` (both lists fused in one engine query); default
+                ``PHOTOSEEK_RETRIEVAL__MODE``. Scores are the cosine, BM25, or the fusion's.
+            fusion: hybrid mode's fusion, ``"rrf"`` (ranks, k = 60) or ``"dbsf"`` (normalised
+                scores); default ``PHOTOSEEK_RETRIEVAL__FUSION``.
+            prefetch: hybrid mode's candidates from each side, at least ``offset + limit``;
+                default ``PHOTOSEEK_RETRIEVAL__PREFETCH`` or the page's end if further. Keep it
+                fixed across pages for pages of one list.
             **where: keyword filters (``orientation="landscape"``, ``min_width=3000``, ...;
                 see ``photoseek.retrieval.filters.WHERE_KEYS``).
 
         Raises:
             QueryError: empty text, an invalid keyword filter or argument.
+            KeywordsMissing: keyword or hybrid mode on a collection without the keyword side.
             CollectionNotFound, CollectionMismatch, StoreUnavailable.
         """
         avoid_texts = [avoid] if isinstance(avoid, str) else list(avoid)
         texts = self._texts([text], "query text") + self._texts(avoid_texts, "an avoid text")
         rerank = diversity_options(diversity, candidates, collapse_duplicates)
-        options = self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank)
+        options = self._options(
+            limit,
+            offset,
+            filter,
+            score_threshold,
+            exact,
+            where,
+            rerank=rerank,
+            mode=mode,
+            fusion=fusion,
+            prefetch=prefetch,
+            text=texts[0],
+        )
+        if options.mode == "keyword":
+            if avoid_texts:
+                raise QueryError("avoid pushes results away on the image side: use mode 'vector' or 'hybrid'")
+            return self._query(None, options)
         vectors = self._encode_texts(texts)
         return self._query(vectors[0], options, avoid=list(vectors[1:]))
 
@@ -371,14 +509,16 @@ class ImageSearch(_SearchCore):
         diversity: float | None = None,
         candidates: int | None = None,
         collapse_duplicates: bool | float = False,
+        mode: str | None = None,
         **where: Any,
     ) -> list[Hit]:
         """Photos that look like an example image (a path, bytes or a PIL image), best first.
 
-        Takes the same arguments as :meth:`search` after the image.
+        Takes the same arguments as :meth:`search` after the image; the mode is vector (keyword
+        and hybrid modes need a text: QueryError).
         """
         rerank = diversity_options(diversity, candidates, collapse_duplicates)
-        options = self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank)
+        options = self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank, mode=mode)
         return self._query(self._encode_image(image), options)
 
     def search_by_vector(
@@ -393,11 +533,12 @@ class ImageSearch(_SearchCore):
         diversity: float | None = None,
         candidates: int | None = None,
         collapse_duplicates: bool | float = False,
+        mode: str | None = None,
         **where: Any,
     ) -> list[Hit]:
-        """Photos nearest to a vector of the collection's space, best first."""
+        """Photos nearest to a vector of the collection's space, best first (vector mode only)."""
         rerank = diversity_options(diversity, candidates, collapse_duplicates)
-        options = self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank)
+        options = self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank, mode=mode)
         return self._query(np.asarray(vector, dtype=np.float32), options)
 
     def similar(
@@ -413,6 +554,7 @@ class ImageSearch(_SearchCore):
         diversity: float | None = None,
         candidates: int | None = None,
         collapse_duplicates: bool | float = False,
+        mode: str | None = None,
         **where: Any,
     ) -> list[Hit]:
         """Photos like a stored photo (by its stored vector), the photo itself left out.
@@ -421,16 +563,18 @@ class ImageSearch(_SearchCore):
             photo_id: the photo's source id (Unsplash ``photo_id``, a folder's relative path)
                 or its point id.
             source: "unsplash" or "folder" when known; otherwise both are tried.
+            mode: vector only (keyword and hybrid modes need a text: QueryError).
 
         Raises:
             QueryError: no such photo (or an invalid argument).
         """
         rerank = diversity_options(diversity, candidates, collapse_duplicates)
-        self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank)  # fail before any lookup
+        # fail before any lookup
+        self._options(limit, offset, filter, score_threshold, exact, where, rerank=rerank, mode=mode)
         self.check()
         record = self._lookup(photo_id, source)
         options = self._options(
-            limit, offset, filter, score_threshold, exact, where, exclude_ids=[record.id], rerank=rerank
+            limit, offset, filter, score_threshold, exact, where, exclude_ids=[record.id], rerank=rerank, mode=mode
         )
         return self._query(_stored_vector(record, photo_id), options)
 
@@ -443,15 +587,23 @@ class ImageSearch(_SearchCore):
         filter: models.Filter | None = None,
         score_threshold: float | None = None,
         exact: bool | None = None,
+        mode: str | None = None,
+        fusion: str | None = None,
+        prefetch: int | None = None,
         **where: Any,
     ) -> list[list[Hit]]:
-        """:meth:`search` for several texts in one encoder batch and one store round trip."""
+        """:meth:`search` for several texts in one encoder batch and (in vector mode) one store round trip."""
         if isinstance(texts, str):
             raise QueryError("search_batch takes a list of texts; use search() for one text")
         queries = self._texts(list(texts), "query text")
-        options = self._options(limit, offset, filter, score_threshold, exact, where)
+        options = self._options(
+            limit, offset, filter, score_threshold, exact, where, mode=mode, fusion=fusion, prefetch=prefetch, text=""
+        )
         if not queries:
             return []
+        if options.mode != "vector":  # one engine query per text: there is no batch of fused queries
+            encoded = self._encode_texts(queries) if options.mode == "hybrid" else [None] * len(queries)
+            return [self._query(v, replace(options, text=q)) for q, v in zip(queries, encoded, strict=True)]
         vectors = self._encode_texts(queries)
         self.check()
         with self._collection_may_vanish():
@@ -536,35 +688,48 @@ class ImageSearch(_SearchCore):
             raise _unknown_photo(photo_id, self.store.collection)
         return records[0]
 
-    def _query(self, vector: np.ndarray, options: _Options, avoid: Sequence[np.ndarray] = ()) -> list[Hit]:
+    def _query(self, vector: np.ndarray | None, options: _Options, avoid: Sequence[np.ndarray] = ()) -> list[Hit]:
         self.check()
+        self._check_keywords(self.store, options)
         if options.rerank is not None:
             return _hits(self._diverse(vector, options, avoid))
+        if options.mode != "vector":
+            end = options.offset + options.limit
+            return _hits(self._head(vector, options, avoid, end, with_vectors=False)[options.offset :])
+        call = self._store_query(
+            self.store, vector, options, avoid, limit=options.limit, offset=options.offset, with_vectors=False
+        )
         with self._collection_may_vanish():
-            records = self.store.query(
-                vector,
-                limit=options.limit,
-                offset=options.offset,
-                filter=options.filter,
-                score_threshold=options.score_threshold,
-                exact=options.exact,
-                avoid=avoid,
-            )
+            records = call()
         return _hits(records)
 
-    def _diverse(self, vector: np.ndarray, options: _Options, avoid: Sequence[np.ndarray]) -> list[ScoredRecord]:
+    def _head(
+        self, vector: np.ndarray | None, options: _Options, avoid: Sequence[np.ndarray], end: int, with_vectors: bool
+    ) -> list[ScoredRecord]:
+        """The first ``end`` records of a keyword or hybrid search in the library's order (ties by id)."""
+        window = end + 1
+        while True:
+            call = self._store_query(
+                self.store, vector, options, avoid, limit=window, offset=0, with_vectors=with_vectors
+            )
+            with self._collection_may_vanish():
+                records = call()
+            wider = self._next_window(records, end, window)
+            if wider is None:
+                return self._ranked(records, end)
+            window = wider
+
+    def _diverse(
+        self, vector: np.ndarray | None, options: _Options, avoid: Sequence[np.ndarray]
+    ) -> list[ScoredRecord]:
         asked = self._candidates_wanted(options, 0)
         while True:
-            with self._collection_may_vanish():
-                records = self.store.query(
-                    vector,
-                    limit=asked,
-                    filter=options.filter,
-                    score_threshold=options.score_threshold,
-                    exact=options.exact,
-                    avoid=avoid,
-                    with_vectors=True,
-                )
+            if options.mode != "vector":
+                records = self._head(vector, options, avoid, asked, with_vectors=True)
+            else:
+                call = self._store_query(self.store, vector, options, avoid, limit=asked, offset=0, with_vectors=True)
+                with self._collection_may_vanish():
+                    records = call()
             if self._exhausted(options, records, asked):
                 return self._reranked(options, records)
             asked = self._candidates_wanted(options, asked)

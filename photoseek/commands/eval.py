@@ -50,9 +50,15 @@ def register(subparsers: Any) -> None:
                           help="keep the first N captions of each image (5 for the usual COCO 5k protocol)")
     captions.add_argument("--collection", help="collection name (default <collection>-captions-<hash>)")
     captions.add_argument("--drop", action="store_true", help="delete the throw-away collection afterwards")
+    unsplash.add_argument(
+        "--compare", action="store_true",
+        help="run every query with HNSW and with exact search (and report the difference), in each search "
+        "mode (vector, keyword, hybrid-rrf, hybrid-dbsf) and with diversity (mmr-0.5: MMR at lambda 0.5; "
+        "collapse: near-duplicates dropped); modes the collection cannot run are listed as skipped",
+    )
+    captions.add_argument("--compare", action="store_true",
+                          help="run every query with HNSW and with exact search, and report the difference")
     for sub in (unsplash, captions):
-        sub.add_argument("--compare", action="store_true",
-                         help="run every query with HNSW and with exact search, and report the difference")
         sub.add_argument("--text-model", action="append", default=[], metavar="MODEL",
                          help="a text model to evaluate (repeatable; must share the image model's space)")
         sub.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
@@ -101,7 +107,9 @@ def _run_unsplash(args: argparse.Namespace, settings: Any) -> EvalReport:
     try:
         if not store.collection_exists():
             raise missing_collection(store)
-        compared = build_settings(settings, store, text_models=args.text_model, compare=args.compare)
+        compared = build_settings(
+            settings, store, text_models=args.text_model, compare=args.compare, modes=args.compare
+        )
         return evaluate_unsplash(
             args.dataset_dir, compared, min_relevant=args.min_relevant, max_queries=args.queries or None,
             seed=args.seed, user_keywords=args.user_keywords,

@@ -31,6 +31,20 @@ class _Sources:
         return iter(SOURCES)
 
 
+# The library's names (``photoseek.retrieval.modes``), repeated here so that ``--help`` and the
+# parser do not import the library; a test checks that the two lists agree.
+SEARCH_MODES = ("vector", "keyword", "hybrid")
+FUSIONS = ("rrf", "dbsf")
+MODES_HELP = (
+    "Modes (text searches): vector = CLIP similarity of the text to the pictures (finds what a photo "
+    "shows); keyword = BM25 over the photo's words (description, AI description, keywords, place, "
+    "photographer: finds exact names and rare words); hybrid = both, fused. --fusion rrf (reciprocal "
+    "rank fusion) merges the two rankings by rank; dbsf (distribution-based score fusion) by "
+    "normalised scores. --prefetch N: candidates each side brings to the fusion. Defaults: "
+    "PHOTOSEEK_RETRIEVAL__MODE, __FUSION, __PREFETCH."
+)
+
+
 def register(subparsers: Any) -> None:
     """Add the ``search`` subcommand."""
     parser = subparsers.add_parser(
@@ -39,7 +53,7 @@ def register(subparsers: Any) -> None:
         description="Search the configured collection. Give a text, --image PATH or --similar PHOTO_ID. "
         "Filters: --where key=value, repeatable (country=Iceland, min_width=3000, orientation=landscape, "
         "keywords_any=dog,beach, near=64.1,-21.9,50, submitted_after=2020-01-01, text_contains=bicycle, "
-        "featured=true, ...).",
+        "featured=true, ...). " + MODES_HELP,
     )
     parser.add_argument("text", nargs="?", help='what to look for, e.g. "a dog on a beach"')
     parser.add_argument("--image", metavar="PATH", type=Path, help="search by an example image instead")
@@ -47,6 +61,25 @@ def register(subparsers: Any) -> None:
     # A metavar, and the choices in the help only: argparse reads them when it prints, not before.
     parser.add_argument(
         "--source", choices=_Sources(), metavar="SOURCE", help="the source of --similar's photo: %(choices)s"
+    )
+    parser.add_argument(
+        "--mode",
+        choices=SEARCH_MODES,
+        help="vector (CLIP), keyword (BM25 over the photo's words) or hybrid (both, fused); "
+        "text searches only (default PHOTOSEEK_RETRIEVAL__MODE)",
+    )
+    parser.add_argument(
+        "--fusion",
+        choices=FUSIONS,
+        help="how hybrid merges its two rankings: rrf = by rank, dbsf = by normalised score "
+        "(default PHOTOSEEK_RETRIEVAL__FUSION)",
+    )
+    parser.add_argument(
+        "--prefetch",
+        type=int,
+        metavar="N",
+        help="candidates each side (vector, keyword) brings to a hybrid fusion, at least --offset + --limit "
+        "(default PHOTOSEEK_RETRIEVAL__PREFETCH)",
     )
     parser.add_argument("--limit", type=int, default=None, help="how many results (default PHOTOSEEK_RETRIEVAL__LIMIT)")
     parser.add_argument("--offset", type=int, default=0, help="results to skip (pagination)")
@@ -61,14 +94,18 @@ def register(subparsers: Any) -> None:
         help="reorder for variety (MMR): 1 = relevance only, 0.5 = balanced; pages end after --candidates",
     )
     parser.add_argument("--candidates", type=int, help="hits --diversity chooses among (default 100)")
+    # A flag and a separate threshold: an optional value would swallow the query that follows
+    # (`--collapse-duplicates "a dog"`).
     parser.add_argument(
         "--collapse-duplicates",
-        nargs="?",
+        action="store_true",
+        help="drop a hit too close to a better-ranked one (cosine 0.95, or --collapse-threshold)",
+    )
+    parser.add_argument(
+        "--collapse-threshold",
         type=float,
-        const=True,
-        default=False,
         metavar="COSINE",
-        help="drop a hit this close to a better-ranked one (default cosine 0.95 when given alone)",
+        help="the cosine at or above which --collapse-duplicates drops a hit (implies it; default 0.95)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object a line")
     parser.add_argument("--grid", metavar="FILE", type=Path, help="also write a contact sheet image (e.g. results.jpg)")
@@ -95,6 +132,13 @@ def run(args: argparse.Namespace) -> int:
         raise QueryError("query text is empty; give some words to search for, e.g. 'a dog on a beach'")
     if args.avoid and not args.text:
         raise QueryError("--avoid works with a text search")
+    mode_options = {
+        name: value for name in ("mode", "fusion", "prefetch") if (value := getattr(args, name)) is not None
+    }
+    if mode_options and not args.text and (args.mode or "vector") != "vector":
+        raise QueryError(f"--mode {args.mode} works with a text search (an image or a photo has no words to match)")
+    if mode_options.keys() & {"fusion", "prefetch"} and not args.text:
+        raise QueryError("--fusion and --prefetch work with a text search in hybrid mode")
     if args.columns < 1 or not 16 <= args.tile_size <= 2048:
         raise QueryError("--columns must be >= 1 and --tile-size between 16 and 2048")
     if args.grid is not None:
@@ -108,14 +152,15 @@ def run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = dict(
         limit=args.limit, offset=args.offset, score_threshold=args.score_threshold, exact=args.exact, **where
     )
-    if args.diversity is not None or args.candidates is not None or args.collapse_duplicates is not False:
-        options.update(
-            diversity=args.diversity, candidates=args.candidates, collapse_duplicates=args.collapse_duplicates
-        )
+    collapse: bool | float = args.collapse_duplicates
+    if args.collapse_threshold is not None:
+        collapse = args.collapse_threshold
+    if args.diversity is not None or args.candidates is not None or collapse is not False:
+        options.update(diversity=args.diversity, candidates=args.candidates, collapse_duplicates=collapse)
     settings = load_settings()
     with ImageSearch.from_settings(settings) as search:
         if args.text:
-            hits = search.search(args.text, avoid=args.avoid, **options)
+            hits = search.search(args.text, avoid=args.avoid, **mode_options, **options)
         elif args.image:
             hits = search.search_by_image(args.image, **options)
         else:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from photoseek.errors import PhotoseekError
-from photoseek.evaluation.runner import SettingResult, differences
+from photoseek.evaluation.runner import SettingResult, Skipped, differences
 
 
 @dataclass
@@ -23,6 +23,7 @@ class EvalReport:
         results: one per setting (text model x HNSW/exact).
         info: how the queries were made (counts, files, seed...).
         notes: lines printed under the table.
+        skipped: settings the collection could not run, with the reason.
     """
 
     kind: str
@@ -31,6 +32,7 @@ class EvalReport:
     results: list[SettingResult]
     info: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The whole report (without per-query rows) as a JSON-ready dict."""
@@ -40,6 +42,7 @@ class EvalReport:
             "info": self.info,
             "settings": [result.to_json() for result in self.results],
             "differences": differences(self.results),
+            "skipped": [skip.to_json() for skip in self.skipped],
             "notes": self.notes,
         }
 
@@ -68,6 +71,7 @@ def format_table(report: EvalReport) -> str:
     for row in [header, *rows]:
         cells = enumerate(zip(row, widths, strict=True))
         lines.append("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in cells))
+    lines.extend(f"skipped {skip.name}: {skip.reason}" for skip in report.skipped)
     lines.extend(report.notes)
     return "\n".join(lines)
 

@@ -11,7 +11,7 @@ from qdrant_client import models
 from photoseek.errors import SourceError
 from photoseek.evaluation.queries import QuerySet, build_queries
 from photoseek.evaluation.report import EvalReport
-from photoseek.evaluation.runner import JudgedQuery, Setting, run_setting
+from photoseek.evaluation.runner import JudgedQuery, Setting, run_settings
 from photoseek.retrieval.store.base import VectorStore
 
 log = logging.getLogger(__name__)
@@ -80,9 +80,9 @@ def evaluate_unsplash(
             f"collection {store.collection!r}; lower --min-relevant or ingest more of the dataset"
         )
     queries = judged(query_set)
-    results = [
-        run_setting(s, queries, ks=ks, key=lambda hit: hit.photo_id, where={"source": "unsplash"}) for s in settings
-    ]
+    results, skipped = run_settings(
+        settings, queries, ks=ks, key=lambda hit: hit.photo_id, where={"source": "unsplash"}
+    )
     info = {
         "dataset_dir": str(dataset_dir),
         "photos_in_collection": len(ids),
@@ -98,4 +98,4 @@ def evaluate_unsplash(
         f"relevant photos in the collection; bands are keyword frequencies over the whole dataset"),
         "recall@k: share of a keyword's relevant photos in the top k; hit@k: any of them in the top k",
     ]
-    return EvalReport("unsplash", store.collection, list(COLUMNS), results, info=info, notes=notes)
+    return EvalReport("unsplash", store.collection, list(COLUMNS), results, info=info, notes=notes, skipped=skipped)

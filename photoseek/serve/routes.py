@@ -56,14 +56,21 @@ def _decode_base64(text: str, cap: int) -> bytes:
 
 @router.post("/search", response_model=SearchResponse, summary="Search by text, image, vector or a similar photo")
 async def search(request: Request, body: SearchRequest) -> dict[str, Any]:
-    """Exactly one of ``text``, ``image`` (base64), ``vector`` or ``similar_to``, with filters and paging."""
+    """Exactly one of ``text``, ``image`` (base64), ``vector`` or ``similar_to``, with filters and paging.
+
+    A text search runs in ``mode`` vector, keyword or hybrid (with ``fusion`` and ``prefetch``);
+    the answer says which mode (and fusion) it ran in.
+    """
     started = time.perf_counter()
     service = _service(request)
     limit = body.limit or service.settings.retrieval.limit
     body = body.model_copy(update={"limit": limit})
     if body.text is not None:
-        hits = await service.run_search("text", body.text, body, avoid=body.avoid)
-    elif body.image is not None:
+        modes = {"mode": body.mode, "fusion": body.fusion, "prefetch": body.prefetch}
+        hits = await service.run_search("text", body.text, body, avoid=body.avoid, modes=modes)
+        mode, fusion = service.search_mode(body.mode, body.fusion)
+        return _page(hits, body, limit, started) | {"mode": mode, "fusion": fusion}
+    if body.image is not None:
         data = _decode_base64(body.image, service.settings.serve.max_upload_bytes)
         hits = await service.run_search("image", data, body)
     elif body.vector is not None:

@@ -6,10 +6,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from photoseek.config.settings import FusionName, SearchModeName
+
 # A page may ask for this many hits at most; deeper pages go through ``offset``.
 MAX_LIMIT = 1000
 MAX_OFFSET = 100_000
 QUERY_KINDS = ("text", "image", "vector", "similar_to")
+# Candidates each side may bring to a hybrid fusion, at most (a bound on the work of one request).
+MAX_PREFETCH = 10_000
+# The library's search modes and fusions (``photoseek.retrieval.modes`` lists the same names).
+SearchMode = SearchModeName
+Fusion = FusionName
 
 
 class SearchOptions(BaseModel):
@@ -37,6 +44,22 @@ class SearchRequest(SearchOptions):
     similar_to: str | None = Field(None, max_length=2000, description="a stored photo's id: photos like it")
     source: Literal["unsplash", "folder"] | None = Field(None, description="where `similar_to`'s photo came from")
     avoid: list[str] = Field(default_factory=list, max_length=16, description="texts to push the results away from")
+    mode: SearchMode | None = Field(
+        None,
+        description="text searches: `vector` (CLIP similarity to the pictures), `keyword` (BM25 over the photo's "
+        "words: descriptions, keywords, places, photographer) or `hybrid` (both, fused); default: the service's "
+        "(PHOTOSEEK_RETRIEVAL__MODE)",
+    )
+    fusion: Fusion | None = Field(
+        None,
+        description="hybrid only: `rrf` merges the two rankings by rank, `dbsf` by normalised score; default: "
+        "the service's (PHOTOSEEK_RETRIEVAL__FUSION)",
+    )
+    prefetch: int | None = Field(
+        None, ge=1, le=MAX_PREFETCH,
+        description="hybrid only: candidates each side brings to the fusion; default: the service's "
+        "(PHOTOSEEK_RETRIEVAL__PREFETCH)",
+    )
 
     @model_validator(mode="after")
     def _one_query(self) -> SearchRequest:
@@ -46,6 +69,9 @@ class SearchRequest(SearchOptions):
             raise ValueError(f"give exactly one of {', '.join(QUERY_KINDS)}{got}")
         if self.avoid and self.text is None:
             raise ValueError("avoid works with a text search")
+        if self.text is None and (self.mode not in (None, "vector") or self.fusion or self.prefetch):
+            # An image, a vector or a stored photo has no words for the keyword side to match.
+            raise ValueError("mode, fusion and prefetch work with a text search (an image has no words to match)")
         return self
 
 
@@ -81,6 +107,8 @@ class SearchResponse(BaseModel):
     limit: int
     next_offset: int | None = Field(description="the offset of the next page; null when this page was not full")
     took_ms: float
+    mode: str | None = Field(None, description="the mode a text search ran in (vector, keyword or hybrid)")
+    fusion: str | None = Field(None, description="the fusion of a hybrid search (rrf or dbsf)")
 
 
 class Choice(BaseModel):

@@ -82,6 +82,14 @@ class TimedStore:
     async def query(self, vector: np.ndarray, **kwargs: Any) -> Any:
         return await timed(self._metrics.store, "query", lambda: self._store.query(vector, **kwargs))
 
+    async def query_keywords(self, text: str, **kwargs: Any) -> Any:
+        return await timed(self._metrics.store, "query_keywords", lambda: self._store.query_keywords(text, **kwargs))
+
+    async def query_hybrid(self, vector: np.ndarray, text: str, **kwargs: Any) -> Any:
+        return await timed(
+            self._metrics.store, "query_hybrid", lambda: self._store.query_hybrid(vector, text, **kwargs)
+        )
+
     async def query_batch(self, vectors: np.ndarray, **kwargs: Any) -> Any:
         return await timed(self._metrics.store, "query_batch", lambda: self._store.query_batch(vectors, **kwargs))
 
@@ -180,6 +188,12 @@ class SearchService:
         )
         return cls(search, settings, metrics)
 
+    def search_mode(self, mode: str | None, fusion: str | None) -> tuple[str, str | None]:
+        """The mode a text search runs in and, for hybrid, its fusion: the request's, else the service's."""
+        retrieval = self.settings.retrieval
+        chosen = mode or retrieval.mode
+        return chosen, (fusion or retrieval.fusion) if chosen == "hybrid" else None
+
     async def close(self) -> None:
         """Release the store."""
         await self.search.close()
@@ -200,7 +214,7 @@ class SearchService:
             ) from None
 
     async def run_search(self, kind: str, query: Any, options: SearchOptions, *, avoid: Sequence[str] = (),
-                         source: str | None = None) -> list[Hit]:
+                         source: str | None = None, modes: Mapping[str, Any] | None = None) -> list[Hit]:
         """One search of any kind.
 
         Args:
@@ -209,14 +223,17 @@ class SearchService:
             options: filters, limit, offset, threshold.
             avoid: texts to push a text search away from.
             source: where a ``similar_to`` photo came from, when known.
+            modes: a text search's ``mode``, ``fusion`` and ``prefetch`` (None or left out: the
+                service's defaults, ``settings.retrieval``).
         """
         where = coerce_where(options.where)
         common: dict[str, Any] = dict(
             limit=options.limit, offset=options.offset, score_threshold=options.score_threshold, exact=options.exact,
         )
         if kind == "text":
+            chosen = {name: value for name, value in (modes or {}).items() if value is not None}
             return await self._bounded(
-                lambda: self.search.search(query, avoid=list(avoid), **common, **where), encodes=True
+                lambda: self.search.search(query, avoid=list(avoid), **chosen, **common, **where), encodes=True
             )
         if kind == "image":
             check_image(query, self.settings.serve.max_image_pixels)

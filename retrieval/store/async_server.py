@@ -73,6 +73,41 @@ class AsyncVectorStore(Protocol):
         """``query`` for each row of ``vectors``."""
         ...
 
+    async def has_keywords(self) -> bool:
+        """Whether the collection has the keyword side (see ``VectorStore.has_keywords``)."""
+        ...
+
+    async def query_keywords(
+        self,
+        text: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        """BM25 matches of ``text``, best first (see ``VectorStore.query_keywords``)."""
+        ...
+
+    async def query_hybrid(
+        self,
+        vector: np.ndarray,
+        text: str,
+        *,
+        fusion: str = "rrf",
+        prefetch: int = 50,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool = False,
+        avoid: Sequence[np.ndarray] = (),
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        """Both sides fused in one query, best first (see ``VectorStore.query_hybrid``)."""
+        ...
+
     async def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Record]:
         """The points with these ids that exist, in the order asked."""
         ...
@@ -128,6 +163,15 @@ class ThreadedStore:
 
     async def query_batch(self, vectors: np.ndarray, **kwargs: Any) -> list[list[ScoredRecord]]:
         return await asyncio.to_thread(lambda: self.store.query_batch(vectors, **kwargs))
+
+    async def has_keywords(self) -> bool:
+        return await asyncio.to_thread(self.store.has_keywords)
+
+    async def query_keywords(self, text: str, **kwargs: Any) -> list[ScoredRecord]:
+        return await asyncio.to_thread(lambda: self.store.query_keywords(text, **kwargs))
+
+    async def query_hybrid(self, vector: np.ndarray, text: str, **kwargs: Any) -> list[ScoredRecord]:
+        return await asyncio.to_thread(lambda: self.store.query_hybrid(vector, text, **kwargs))
 
     async def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Record]:
         return await asyncio.to_thread(lambda: self.store.retrieve(ids, with_vectors=with_vectors))
@@ -312,6 +356,74 @@ class AsyncServerStore:
         return await self._run(
             self._core.query_batch(
                 vectors, limit=limit, offset=offset, filter=filter, score_threshold=score_threshold, exact=exact
+            )
+        )
+
+    # -- the keyword side ---------------------------------------------------------------
+
+    async def has_keywords(self) -> bool:
+        """Whether the collection has the keyword sparse vector (asked of the server)."""
+        return await self._run(self._core.has_keywords())
+
+    async def add_keywords_side(self) -> bool:
+        """Add the keyword sparse vector to the collection in place; True if added now."""
+        return await self._run(self._core.add_keywords_side())
+
+    async def write_keywords(self, ids: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Set the keyword vectors of stored points from their payloads, keeping the rest."""
+        await self._run(self._core.write_keywords(ids, payloads))
+
+    async def query_keywords(
+        self,
+        text: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        """Points whose words match ``text`` best by BM25, best first (see ``VectorStore``)."""
+        return await self._run(
+            self._core.query_keywords(
+                text,
+                limit=limit,
+                offset=offset,
+                filter=filter,
+                score_threshold=score_threshold,
+                with_vectors=with_vectors,
+            )
+        )
+
+    async def query_hybrid(
+        self,
+        vector: np.ndarray,
+        text: str,
+        *,
+        fusion: str = "rrf",
+        prefetch: int = 50,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool = False,
+        avoid: Sequence[np.ndarray] = (),
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        """The image and keyword sides fused in one query, best first (see ``VectorStore``)."""
+        return await self._run(
+            self._core.query_hybrid(
+                vector,
+                text,
+                fusion=fusion,
+                prefetch=prefetch,
+                limit=limit,
+                offset=offset,
+                filter=filter,
+                score_threshold=score_threshold,
+                exact=exact,
+                avoid=avoid,
+                with_vectors=with_vectors,
             )
         )
 

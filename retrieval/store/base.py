@@ -11,7 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from qdrant_client import models
 
-from photoseek.errors import CollectionNotFound
+from photoseek.errors import CollectionNotFound, KeywordsMissing
 
 # Key under which photoseek keeps its own record in the collection metadata
 # (which image model built the collection, see retrieval/identity.py).
@@ -112,6 +112,20 @@ def collection_not_found(collection: str, backend: str, location: str) -> Collec
     )
 
 
+def keywords_missing(collection: str, location: str) -> KeywordsMissing:
+    """The one error for a keyword or hybrid query on a collection without the keyword side.
+
+    Args:
+        collection: the collection's name.
+        location: the embedded data folder or the server's URL.
+    """
+    return KeywordsMissing(
+        f"collection {collection!r} at {location} was built without the keyword (BM25) side, so it has "
+        "vector search only; `photoseek keywords add` adds it from the stored payloads without "
+        "re-encoding any image (or search with mode='vector')"
+    )
+
+
 @runtime_checkable
 class VectorStore(Protocol):
     """One Qdrant collection of photo points, on the embedded engine or on a server.
@@ -209,6 +223,74 @@ class VectorStore(Protocol):
         exact: bool = False,
     ) -> list[list[ScoredRecord]]:
         """``query`` for each row of ``vectors`` in one round trip."""
+        ...
+
+    def has_keywords(self) -> bool:
+        """Whether the collection has the keyword side (the BM25 sparse vector ``keywords.KEYWORDS_VECTOR``).
+
+        Collections created by ``ensure_collection`` have it; older ones get it from
+        ``add_keywords_side`` and ``write_keywords``. Writes (``upsert``, ``set_payloads``)
+        compute each point's keyword vector from its payload when the collection has it.
+        """
+        ...
+
+    def add_keywords_side(self) -> bool:
+        """Add the (empty) keyword sparse vector to an existing collection; True if added now.
+
+        The points get their keyword vectors from ``write_keywords``; nothing else changes.
+        """
+        ...
+
+    def write_keywords(self, ids: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Set the keyword vectors of stored points from their payloads, keeping everything else."""
+        ...
+
+    def query_keywords(
+        self,
+        text: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        """Points whose words match ``text`` best by BM25 (``keywords.query_vector``), best first.
+
+        Scores are BM25 scores (0 and up, no upper bound). A text of stop words only finds nothing.
+
+        Raises:
+            KeywordsMissing: the collection has no keyword side.
+        """
+        ...
+
+    def query_hybrid(
+        self,
+        vector: np.ndarray,
+        text: str,
+        *,
+        fusion: str = "rrf",
+        prefetch: int = 50,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool = False,
+        avoid: Sequence[np.ndarray] = (),
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        """One engine query: ``prefetch`` nearest neighbours of ``vector`` and ``prefetch`` BM25
+        matches of ``text``, each under ``filter``, fused by ``fusion`` (``"rrf"``, k = 60, or
+        ``"dbsf"``), best first; ``limit`` and ``offset`` cut the fused list.
+
+        ``avoid`` applies to the vector side as in ``query``. Scores are the fusion's. The fused
+        list holds at most ``2 * prefetch`` points: a page past ``prefetch`` may come out short
+        (``ImageSearch`` asks for ``prefetch >= offset + limit``).
+
+        Raises:
+            KeywordsMissing: the collection has no keyword side.
+            QueryError: ``prefetch`` below 1 or an unknown fusion.
+        """
         ...
 
     def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Record]:

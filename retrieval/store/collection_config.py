@@ -63,8 +63,13 @@ def full_scan_threshold_kb(settings: QdrantSettings) -> int:
 # -- creating a collection ------------------------------------------------------------------
 
 
-def edge_config(vector_size: int, settings: QdrantSettings, indexing_threshold_kb: int | None) -> qe.EdgeConfig:
-    """The ``EdgeConfig`` of a new embedded collection of ``vector_size``-d cosine vectors."""
+def edge_config(
+    vector_size: int, settings: QdrantSettings, indexing_threshold_kb: int | None, sparse_vectors: Any = None
+) -> qe.EdgeConfig:
+    """The ``EdgeConfig`` of a new embedded collection of ``vector_size``-d cosine vectors.
+
+    ``sparse_vectors`` is the keyword side (``retrieval.keywords.edge_sparse_config()``), or None.
+    """
     int8 = quantized(settings)
     optimizers = None
     if indexing_threshold_kb is not None:
@@ -87,6 +92,7 @@ def edge_config(vector_size: int, settings: QdrantSettings, indexing_threshold_k
             if int8
             else None
         ),
+        sparse_vectors=sparse_vectors,
         optimizers=optimizers,
         wal_enabled=True,
     )

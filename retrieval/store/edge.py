@@ -23,6 +23,7 @@ import logging
 import os
 import shutil
 import threading
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -34,6 +35,8 @@ from qdrant_client import models
 
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import CollectionMismatch, ConfigError, QueryError
+from photoseek.retrieval import keywords
+from photoseek.retrieval.modes import check_fusion, check_prefetch
 from photoseek.retrieval.schema import INDEXED_FIELDS, IndexKind
 from photoseek.retrieval.store import collection_config
 from photoseek.retrieval.store.base import (
@@ -44,6 +47,7 @@ from photoseek.retrieval.store.base import (
     ScoredRecord,
     Snapshot,
     VectorStore,
+    keywords_missing,
     top_facets,
 )
 from photoseek.retrieval.store.damage import read_metadata_file
@@ -71,14 +75,22 @@ _EDGE_SCHEMA: dict[IndexKind, Any] = {
 _KIND_NAMES = {schema: kind.value for kind, schema in _EDGE_SCHEMA.items()} | {qe.PayloadSchemaType.Text: "text"}
 
 
-def _point(key: str, vector: list[float], payload: Mapping[str, Any]) -> qe.Point:
-    """The engine's point for one upsert: its canonical id, dense vector and payload."""
+def _point(key: str, vector: Any, payload: Mapping[str, Any]) -> qe.Point:
+    """The engine's point for one upsert: its canonical id, and its image vector (a list of floats) or
+    its named vectors (the image vector under "" and the keyword vector), and its payload."""
     # Edge copies a dict into its own values; any other mapping is made a dict first.
     return qe.Point(key, vector, payload if type(payload) is dict else dict(payload))
 
 
 def _vector(value: Any) -> np.ndarray | None:
+    if isinstance(value, dict):  # with the keyword side: the unnamed image vector and the sparse one
+        value = value.get("")
     return None if value is None else np.asarray(value, dtype=np.float32)
+
+
+# RRF's rank constant: each list contributes 1 / (60 + rank), the value of the RRF paper
+# (Qdrant's own default is 2, which lets the first hit of either list dominate).
+RRF_K = 60
 
 
 class EdgeStore:
@@ -110,6 +122,7 @@ class EdgeStore:
         self._indexing_threshold_kb = indexing_threshold_kb
         self._entry: OpenShard | None = None
         self._vector_size: int | None = None
+        self._keywords: bool | None = None
         self._lock = threading.Lock()
 
     def __enter__(self) -> EdgeStore:
@@ -141,6 +154,7 @@ class EdgeStore:
             self._entry = None  # a delete_collection elsewhere in the process closed it
             self._entry, created = SHARDS.acquire(self.folder, create)
             self._vector_size = None
+            self._keywords = None
             return self._entry, created
 
     def _shard(self) -> qe.EdgeShard:
@@ -185,7 +199,9 @@ class EdgeStore:
 
         def create() -> qe.EdgeShard:
             self.folder.mkdir(parents=True, exist_ok=True)
-            config = collection_config.edge_config(vector_size, self._settings, self._indexing_threshold_kb)
+            config = collection_config.edge_config(
+                vector_size, self._settings, self._indexing_threshold_kb, keywords.edge_sparse_config()
+            )
             return qe.EdgeShard.create(str(self.folder), config)
 
         entry, created = self._open(create)
@@ -217,7 +233,7 @@ class EdgeStore:
             backend=self.backend,
             location=str(self.folder),
             points_count=self.count(),
-            indexed_vectors_count=shard_info.indexed_vectors_count,
+            indexed_vectors_count=int(shard_info.points_count) - self._unindexed(shard_info),  # image vectors only
             vector_size=size,
             distance=distance,
             indexed_fields={
@@ -269,8 +285,7 @@ class EdgeStore:
 
     def unindexed_tail(self) -> int:
         """Points stored but not in the HNSW index yet (a search scans them one by one)."""
-        shard_info = self._call(self._shard().info)
-        return max(0, int(shard_info.points_count) - int(shard_info.indexed_vectors_count or 0))
+        return self._unindexed(self._call(self._shard().info))
 
     def optimize(self) -> bool:
         """Build the HNSW index and merge segments now; True if there was work to do."""
@@ -325,7 +340,7 @@ class EdgeStore:
         if not keys:
             return
         # One tolist for the batch: Edge reads a list of floats faster than a numpy row.
-        rows = matrix.tolist()
+        rows = self._with_keywords(matrix.tolist(), payloads)
         points = [_point(key, row, payload) for key, row, payload in zip(keys, rows, payloads, strict=True)]
         self._call(lambda: shard.update(qe.UpdateOperation.upsert_points(points)))
 
@@ -340,6 +355,80 @@ class EdgeStore:
             if key in stored:
                 op = qe.UpdateOperation.overwrite_payload([key], dict(payload))
                 self._call(partial(shard.update, op))
+        if self.has_keywords():  # the words changed: so does the keyword vector
+            kept = [(k, p) for k, p in zip(keys, payloads, strict=True) if k in stored]
+            self.write_keywords([k for k, _ in kept], [p for _, p in kept])
+
+    # -- the keyword side ---------------------------------------------------------------
+
+    def has_keywords(self) -> bool:
+        """Whether the collection has the keyword sparse vector (read from the shard's config file)."""
+        self._open()
+        if self._keywords is None:
+            try:
+                config = json.loads((self.folder / CONFIG_FILE).read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise not_found(self.folder) from None
+            except ValueError:
+                return False
+            self._keywords = keywords.KEYWORDS_VECTOR in (config.get("sparse_vectors") or {})
+        return self._keywords
+
+    def add_keywords_side(self) -> bool:
+        """Add the keyword sparse vector (IDF modifier) to the shard in place; True if added now."""
+        if self.has_keywords():
+            return False
+        entry = self._open()[0]
+        op = qe.UpdateOperation.create_sparse_vector(keywords.KEYWORDS_VECTOR, modifier=qe.Modifier.Idf)
+        with entry.lock:
+            self._call(partial(entry.shard.update, op))
+        self._keywords = None
+        return self.has_keywords()
+
+    def write_keywords(self, ids: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Set the keyword vectors of points from their payloads (one write), keeping the rest."""
+        keys = canonical_ids(ids)
+        if len(payloads) != len(keys):
+            raise ValueError(f"got {len(keys)} ids but {len(payloads)} payloads")
+        if not self.has_keywords():
+            raise keywords_missing(self.collection, str(self.folder))
+        shard = self._shard()
+        name = keywords.KEYWORDS_VECTOR
+        points: list[qe.PointVectors] = []
+        wordless: list[int | uuid.UUID | str] = []
+        for key, payload in zip(keys, payloads, strict=True):
+            vector = keywords.document_vector(payload)
+            if keywords.has_words(vector):
+                points.append(qe.PointVectors(key, {name: vector}))
+            else:
+                wordless.append(key)
+        if points:
+            self._call(lambda: shard.update(qe.UpdateOperation.update_vectors(points)))
+        if wordless:
+            self._call(lambda: shard.update(qe.UpdateOperation.delete_vectors(wordless, [name])))
+
+    def _with_keywords(self, image_rows: list[list[float]], payloads: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """Each point's vectors: the image vector, and its keyword vector when the collection has one."""
+        if not self.has_keywords():
+            return list(image_rows)
+        name = keywords.KEYWORDS_VECTOR
+        rows: list[Any] = []
+        for row, payload in zip(image_rows, payloads, strict=True):
+            vector = keywords.document_vector(payload)
+            rows.append({"": row, name: vector} if keywords.has_words(vector) else row)
+        return rows
+
+    def _unindexed(self, shard_info: Any) -> int:
+        """Points whose image vector is not in the HNSW index yet.
+
+        Edge's ``indexed_vectors_count`` also counts the keyword vectors (a sparse index holds
+        every one at once), one per point that has one: those are taken off.
+        """
+        indexed = int(shard_info.indexed_vectors_count or 0)
+        if indexed and self.has_keywords():
+            with_words = qe.Filter(must=[qe.HasVectorCondition(keywords.KEYWORDS_VECTOR)])
+            indexed -= int(self._call(lambda: self._shard().count(qe.CountRequest(exact=True, filter=with_words))))
+        return max(0, int(shard_info.points_count) - indexed)
 
     def delete(self, ids: Sequence[str]) -> None:
         """Delete points by id; unknown ids are ignored."""
@@ -451,8 +540,7 @@ class EdgeStore:
             if entry.tail_checked:
                 return
             entry.tail_checked = True
-            shard_info = self._call(entry.shard.info)
-            tail = shard_info.points_count - shard_info.indexed_vectors_count
+            tail = self._unindexed(self._call(entry.shard.info))
             if tail > self._auto_optimize_tail:
                 log.info("building the vector index of %s: %d points unindexed", self.folder, tail)
                 self._call(entry.shard.optimize)
@@ -512,6 +600,73 @@ class EdgeStore:
         ]
         batches = self._call(lambda: entry.shard.query_batch(qe.QueryBatchRequest(requests)))
         return [[self._scored(p) for p in points] for points in batches]
+
+    def _keyword_query(self, text: str) -> Any:
+        if not self.has_keywords():
+            raise keywords_missing(self.collection, str(self.folder))
+        return qe.Query.Nearest(keywords.query_vector(text), using=keywords.KEYWORDS_VECTOR)
+
+    def query_keywords(
+        self,
+        text: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        """Points whose words match ``text`` best by BM25, best first (see ``VectorStore``)."""
+        entry = self._open()[0]
+        query = self._keyword_query(text)
+        request = self._request(query, limit, offset, translate_filter(filter), score_threshold, False, with_vectors)
+        return [self._scored(p) for p in self._call(lambda: entry.shard.query(request))]
+
+    def query_hybrid(
+        self,
+        vector: np.ndarray,
+        text: str,
+        *,
+        fusion: str = "rrf",
+        prefetch: int = 50,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool = False,
+        avoid: Sequence[np.ndarray] = (),
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        """The image and keyword sides fused in one engine query, best first (see ``VectorStore``)."""
+        check_page(limit, offset)
+        how = check_fusion(fusion)
+        candidates = check_prefetch(prefetch, 1, 0)
+        entry = self._open()[0]
+        size = self._size()
+        target = query_vector(vector, size).tolist()
+        dense: Any = qe.Query.Nearest(target)
+        if avoid:
+            negatives = [query_vector(v, size).tolist() for v in avoid]
+            dense = qe.Query.RecommendBestScore(qe.RecommendQuery(positives=[target], negatives=negatives))
+        edge_filter = translate_filter(filter)
+        params = qe.SearchParams(hnsw_ef=self._hnsw_ef, exact=exact)
+        # Any: the stubs type Fusion's variants (Rrf, Dbsf) apart from the Fusion the request takes.
+        fused: Any = qe.Fusion.Rrf(RRF_K) if how == "rrf" else qe.Fusion.Dbsf()
+        request = qe.QueryRequest(
+            prefetches=[
+                qe.Prefetch(candidates, query=dense, params=params, filter=edge_filter),
+                qe.Prefetch(candidates, query=self._keyword_query(text), filter=edge_filter),
+            ],
+            query=fused,
+            limit=limit,
+            offset=offset,
+            filter=edge_filter,
+            score_threshold=score_threshold,
+            with_payload=True,
+            with_vector=with_vectors,
+        )
+        self._build_index_if_stale(entry)
+        return [self._scored(p) for p in self._call(lambda: entry.shard.query(request))]
 
     @staticmethod
     def _scored(point: Any) -> ScoredRecord:

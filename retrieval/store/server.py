@@ -218,6 +218,74 @@ class ServerStore:
             )
         )
 
+    # -- the keyword side ---------------------------------------------------------------
+
+    def has_keywords(self) -> bool:
+        """Whether the collection has the keyword sparse vector (asked of the server)."""
+        return self._run(self._core.has_keywords())
+
+    def add_keywords_side(self) -> bool:
+        """Add the keyword sparse vector to the collection in place; True if added now."""
+        return self._run(self._core.add_keywords_side())
+
+    def write_keywords(self, ids: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Set the keyword vectors of stored points from their payloads, keeping the rest."""
+        self._run(self._core.write_keywords(ids, payloads))
+
+    def query_keywords(
+        self,
+        text: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        """Points whose words match ``text`` best by BM25, best first (see ``VectorStore``)."""
+        return self._run(
+            self._core.query_keywords(
+                text,
+                limit=limit,
+                offset=offset,
+                filter=filter,
+                score_threshold=score_threshold,
+                with_vectors=with_vectors,
+            )
+        )
+
+    def query_hybrid(
+        self,
+        vector: np.ndarray,
+        text: str,
+        *,
+        fusion: str = "rrf",
+        prefetch: int = 50,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool = False,
+        avoid: Sequence[np.ndarray] = (),
+        with_vectors: bool = False,
+    ) -> list[ScoredRecord]:
+        """The image and keyword sides fused in one query, best first (see ``VectorStore``)."""
+        return self._run(
+            self._core.query_hybrid(
+                vector,
+                text,
+                fusion=fusion,
+                prefetch=prefetch,
+                limit=limit,
+                offset=offset,
+                filter=filter,
+                score_threshold=score_threshold,
+                exact=exact,
+                avoid=avoid,
+                with_vectors=with_vectors,
+            )
+        )
+
     # -- snapshots ----------------------------------------------------------------------
 
     def create_snapshot(self) -> Snapshot:

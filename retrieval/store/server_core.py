@@ -22,6 +22,8 @@ from qdrant_client.http.exceptions import UnexpectedResponse
 
 from photoseek.config.settings import QdrantSettings
 from photoseek.errors import CollectionMismatch, CollectionNotFound, ConfigError, QueryError, StoreError
+from photoseek.retrieval import keywords
+from photoseek.retrieval.modes import check_fusion, check_prefetch
 from photoseek.retrieval.schema import INDEXED_FIELDS
 from photoseek.retrieval.store import collection_config
 from photoseek.retrieval.store.base import (
@@ -32,6 +34,7 @@ from photoseek.retrieval.store.base import (
     ScoredRecord,
     Snapshot,
     collection_not_found,
+    keywords_missing,
     top_facets,
 )
 from photoseek.retrieval.store.inputs import canonical_ids, check_page, query_matrix, query_vector, vector_batch
@@ -45,6 +48,9 @@ Operation = Generator[Request, Any, T]
 
 # The location of a store on an in-process client (qdrant-client local mode, in tests).
 IN_PROCESS = "in-process qdrant-client"
+
+# RRF's rank constant, as on the embedded store (``edge.RRF_K``): 1 / (60 + rank) per list.
+RRF_K = 60
 
 
 def drive(operation: Operation[T], send: Callable[[Request], Any]) -> T:
@@ -185,6 +191,7 @@ class ServerCore:
         self.location = location
         self._settings = settings
         self._vector_size: int | None = None
+        self._keywords: bool | None = None
 
     # -- errors -------------------------------------------------------------------------
 
@@ -217,8 +224,16 @@ class ServerCore:
 
     def _size(self) -> Operation[int]:
         if self._vector_size is None:
-            self._vector_size = self._stored_vectors((yield from self._description()))[0]
+            description = yield from self._description()
+            self._vector_size = self._stored_vectors(description)[0]
+            self._keywords = _has_keywords(description)
         return self._vector_size
+
+    def _cached_keywords(self) -> Operation[bool]:
+        """Whether the collection has the keyword side, as last read (writes ask once per store)."""
+        if self._keywords is None:
+            self._keywords = _has_keywords((yield from self._description()))
+        return self._keywords
 
     def collection_exists(self) -> Operation[bool]:
         """Whether the collection exists."""
@@ -238,6 +253,7 @@ class ServerCore:
                 _create_collection,
                 self.collection,
                 **collection_config.server_create_options(vector_size, self._settings),
+                sparse_vectors_config=keywords.server_sparse_config(),
                 shard_number=self._settings.shard_number,
                 replication_factor=self._settings.replication_factor,
                 write_consistency_factor=self._settings.write_consistency_factor,
@@ -259,6 +275,7 @@ class ServerCore:
                 "(set PHOTOSEEK_QDRANT__COLLECTION) or delete this one"
             )
         self._vector_size = size
+        self._keywords = _has_keywords(description)
         have = description.payload_schema or {}
         for path, kind in INDEXED_FIELDS.items():
             if path not in have:
@@ -298,6 +315,7 @@ class ServerCore:
         """Drop the collection and its points (nothing happens when it does not exist)."""
         yield lambda client: client.delete_collection(self.collection)
         self._vector_size = None
+        self._keywords = None
 
     # -- points -------------------------------------------------------------------------
 
@@ -309,8 +327,14 @@ class ServerCore:
             raise ValueError(f"got {len(keys)} ids but {len(payloads)} payloads")
         if not keys:
             return
-        batch = models.Batch(ids=list(keys), vectors=matrix.tolist(), payloads=[dict(p) for p in payloads])
-        yield lambda client: client.upsert(self.collection, points=batch, wait=True)
+        points: Any = models.Batch(ids=list(keys), vectors=matrix.tolist(), payloads=[dict(p) for p in payloads])
+        if (yield from self._cached_keywords()):
+            # Points, not a batch: a photo without words has no keyword vector (see keywords.py).
+            points = [
+                models.PointStruct(id=k, vector=_vectors(row, p), payload=dict(p))
+                for k, row, p in zip(keys, matrix.tolist(), payloads, strict=True)
+            ]
+        yield lambda client: client.upsert(self.collection, points=points, wait=True)
 
     def set_payloads(self, ids: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> Operation[None]:
         """Replace the payloads of stored points, keeping their vectors; unknown ids are ignored."""
@@ -323,6 +347,44 @@ class ServerCore:
             for k, p in zip(keys, payloads, strict=True)
             if k in stored
         ]
+        if operations and (yield from self._cached_keywords()):  # the words changed: so does the keyword vector
+            kept = [(k, p) for k, p in zip(keys, payloads, strict=True) if k in stored]
+            operations += _keyword_operations([k for k, _ in kept], [p for _, p in kept])
+        if operations:
+            yield lambda client: client.batch_update_points(self.collection, operations, wait=True)
+
+    # -- the keyword side ---------------------------------------------------------------
+
+    def has_keywords(self) -> Operation[bool]:
+        """Whether the collection has the keyword sparse vector (asked of the server each time)."""
+        self._keywords = _has_keywords((yield from self._description()))
+        return self._keywords
+
+    def add_keywords_side(self) -> Operation[bool]:
+        """Add the keyword sparse vector (IDF modifier) to the collection in place; True if added now.
+
+        Needs a server that can add a named vector to a collection (``create_vector_name``).
+        """
+        if (yield from self.has_keywords()):
+            return False
+        config = models.SparseVectorNameConfig(sparse=models.SparseVectorConfig(modifier=models.Modifier.IDF))
+        try:
+            yield lambda client: client.create_vector_name(
+                self.collection, vector_name=keywords.KEYWORDS_VECTOR, vector_name_config=config, wait=True
+            )
+        except StoreError as exc:
+            if "already exists" not in str(exc):
+                raise
+        return (yield from self.has_keywords())
+
+    def write_keywords(self, ids: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> Operation[None]:
+        """Set the keyword vectors of points from their payloads (one request), keeping the rest."""
+        keys = canonical_ids(ids)
+        if len(payloads) != len(keys):
+            raise ValueError(f"got {len(keys)} ids but {len(payloads)} payloads")
+        if not (yield from self._cached_keywords()) and not (yield from self.has_keywords()):
+            raise keywords_missing(self.collection, self.location)
+        operations = _keyword_operations(keys, payloads)
         if operations:
             yield lambda client: client.batch_update_points(self.collection, operations, wait=True)
 
@@ -471,6 +533,103 @@ class ServerCore:
         responses = yield lambda client: client.query_batch_points(self.collection, requests)
         return [[to_scored(p) for p in response.points] for response in responses]
 
+    def _keyword_request(self, request: Request) -> Operation[Any]:
+        """Send a query that uses the keyword vector; a collection without it raises ``KeywordsMissing``."""
+        try:
+            return (yield request)
+        except StoreError as exc:
+            # Local mode words a missing vector like a missing collection ("... is not found in the
+            # collection"): asking for the description tells the two apart (it raises if the collection is gone).
+            suspect = isinstance(exc, CollectionNotFound) or keywords.KEYWORDS_VECTOR in str(exc)
+            if suspect and not (yield from self.has_keywords()):
+                raise keywords_missing(self.collection, self.location) from None
+            raise
+
+    def query_keywords(
+        self,
+        text: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        with_vectors: bool = False,
+    ) -> Operation[list[ScoredRecord]]:
+        """Points whose words match ``text`` best by BM25, best first (see ``VectorStore``)."""
+        check_page(limit, offset)
+        sparse = keywords.to_server(keywords.query_vector(text))
+        if not sparse.indices:  # only stop words: nothing matches (the engines disagree on an empty query)
+            if not (yield from self.has_keywords()):
+                raise keywords_missing(self.collection, self.location)
+            return []
+        response = yield from self._keyword_request(
+            lambda client: client.query_points(
+                self.collection,
+                query=sparse,
+                using=keywords.KEYWORDS_VECTOR,
+                query_filter=filter,
+                limit=limit,
+                offset=offset,
+                with_payload=True,
+                with_vectors=with_vectors,
+                score_threshold=score_threshold,
+            )
+        )
+        return [to_scored(p) for p in response.points]
+
+    def query_hybrid(
+        self,
+        vector: np.ndarray,
+        text: str,
+        *,
+        fusion: str = "rrf",
+        prefetch: int = 50,
+        limit: int = 10,
+        offset: int = 0,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        exact: bool = False,
+        avoid: Sequence[np.ndarray] = (),
+        with_vectors: bool = False,
+    ) -> Operation[list[ScoredRecord]]:
+        """The image and keyword sides fused in one query, best first (see ``VectorStore``)."""
+        check_page(limit, offset)
+        how = check_fusion(fusion)
+        candidates = check_prefetch(prefetch, 1, 0)
+        size = yield from self._size()
+        target = query_vector(vector, size).tolist()
+        dense: Any = target
+        if len(avoid):
+            dense = models.RecommendQuery(
+                recommend=models.RecommendInput(
+                    positive=[target],
+                    negative=[query_vector(v, size).tolist() for v in avoid],
+                    strategy=models.RecommendStrategy.BEST_SCORE,
+                )
+            )
+        sparse = keywords.to_server(keywords.query_vector(text))
+        prefetches = [
+            models.Prefetch(query=dense, filter=filter, params=self._params(exact), limit=candidates),
+            models.Prefetch(query=sparse, using=keywords.KEYWORDS_VECTOR, filter=filter, limit=candidates),
+        ]
+        fused: Any = (
+            models.RrfQuery(rrf=models.Rrf(k=RRF_K)) if how == "rrf" else models.FusionQuery(fusion=models.Fusion.DBSF)
+        )
+        response = yield from self._keyword_request(
+            lambda client: client.query_points(
+                self.collection,
+                prefetch=prefetches,
+                query=fused,
+                query_filter=filter,
+                limit=limit,
+                offset=offset,
+                with_payload=True,
+                with_vectors=with_vectors,
+                score_threshold=score_threshold,
+            )
+        )
+        return [to_scored(p) for p in response.points]
+
     # -- snapshots ----------------------------------------------------------------------
 
     @property
@@ -513,6 +672,39 @@ class ServerCore:
         """Delete the snapshot ``name`` of the collection from the server."""
         self._check_snapshots()
         yield lambda client: client.delete_snapshot(self.collection, name, wait=True)
+
+
+def _has_keywords(description: models.CollectionInfo) -> bool:
+    return keywords.KEYWORDS_VECTOR in (description.config.params.sparse_vectors or {})
+
+
+def _vectors(row: list[float], payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A point's vectors: the image's, and its keyword vector when it has words."""
+    vector = keywords.document_vector(payload)
+    if not keywords.has_words(vector):
+        return {"": row}
+    return {"": row, keywords.KEYWORDS_VECTOR: keywords.to_server(vector)}
+
+
+def _keyword_operations(keys: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """Set the keyword vectors of points with words, delete those of points without."""
+    name = keywords.KEYWORDS_VECTOR
+    with_words, wordless = [], []
+    for key, payload in zip(keys, payloads, strict=True):
+        vector = keywords.document_vector(payload)
+        if keywords.has_words(vector):
+            with_words.append(models.PointVectors(id=key, vector={name: keywords.to_server(vector)}))
+        else:
+            wordless.append(key)
+    operations: list[Any] = []
+    if with_words:
+        operations.append(models.UpdateVectorsOperation(update_vectors=models.UpdateVectors(points=with_words)))
+    if wordless:
+        selector: list[Any] = wordless
+        operations.append(
+            models.DeleteVectorsOperation(delete_vectors=models.DeleteVectors(points=selector, vector=[name]))
+        )
+    return operations
 
 
 def _create_collection(collection: str, client: Any, **arguments: Any) -> Any:

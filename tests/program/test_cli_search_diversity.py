@@ -49,8 +49,23 @@ def test_collapse_duplicates_drops_the_copy(collection: Path, capsys: pytest.Cap
     assert set(plain[:2]) == {"red", "red-copy"} and len(plain) == 4
     collapsed = _ids(["search", "--image", str(collection), "--json", "--exact", "--collapse-duplicates"], capsys)
     assert len(collapsed) == 3 and len({"red", "red-copy"} & set(collapsed)) == 1
-    stricter = ["search", "--image", str(collection), "--json", "--collapse-duplicates", "0.999"]
+    stricter = ["search", "--image", str(collection), "--json", "--collapse-threshold", "0.999"]
     assert len(_ids(stricter, capsys)) == 3
+    both = ["search", "--image", str(collection), "--json", "--collapse-duplicates", "--collapse-threshold", "0.999"]
+    assert _ids(both, capsys) == _ids(stricter, capsys)
+
+
+def test_collapse_duplicates_before_the_query_keeps_the_query(
+    collection: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The flag takes no value: the query text after it is the query, not a threshold.
+    collapsed = _ids(["search", "--collapse-duplicates", "a red picture", "--json", "--exact"], capsys)
+    plain = _ids(["search", "a red picture", "--json", "--exact"], capsys)
+    assert len(plain) == 4 and len(collapsed) == 3
+    assert collapsed == [hit for hit in plain if hit in collapsed]  # the same order, one copy left out
+    assert len({"red", "red-copy"} & set(collapsed)) == 1
+    assert main(["search", "a red picture", "--collapse-threshold", "2"]) == 1
+    assert "collapse" in capsys.readouterr().err
 
 
 def test_diversity_reorders_within_the_candidates(collection: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,11 +19,15 @@ from photo_datasets import CONVERSION_COLUMNS, jpeg_bytes, photo_color, write_li
 from photoseek.cli import main
 from photoseek.config.settings import ModelSettings, QdrantSettings
 from photoseek.evaluation.metrics import query_metrics
+from photoseek.retrieval import ImageSearch
 from photoseek.retrieval.encoder import ClipEncoder
+from photoseek.retrieval.store import edge as edge_module
 from photoseek.retrieval.store.base import VectorStore
 from photoseek.retrieval.store.edge import EdgeStore
 
 N_PHOTOS = 20
+# The settings ``--compare`` runs on the Unsplash evaluation, in order.
+COMPARED = ["hnsw", "exact", "vector", "keyword", "hybrid-rrf", "hybrid-dbsf", "mmr-0.5", "collapse"]
 # keyword -> indexes of the photos downloaded after searching it ("gone" ones are not stored)
 CONVERSIONS = {
     "red sky": [0, 1, 2, 3, 3],
@@ -113,26 +117,37 @@ def test_unsplash_eval_with_compare_writes_table_json_lines_and_plot(
     screen = capsys.readouterr().out
     assert "unsplash evaluation of collection 'unsplash'" in screen
     assert "exact - hnsw" in screen and "band 1-9" in screen
+    for name in COMPARED:
+        assert any(line.startswith(name + " ") for line in screen.splitlines()), name
+    assert "skipped" not in screen  # a new collection has the keyword side: every mode runs
 
     report = json.loads((out / "report.json").read_text())
     assert report["info"]["queries"] == 4  # "two only" has 2 stored photos, under --min-relevant 3
     assert report["info"]["pairs_outside_collection"] == 3
     assert report["info"]["dropped_min_relevant"] == 1
     assert report["info"]["photos_in_collection"] == N_PHOTOS
-    assert [s["name"] for s in report["settings"]] == ["hnsw", "exact"]
+    assert [s["name"] for s in report["settings"]] == COMPARED
+    assert report["skipped"] == []
+    assert [s["options"] for s in report["settings"][2:]] == [
+        {"mode": "vector"}, {"mode": "keyword"}, {"mode": "hybrid", "fusion": "rrf"},
+        {"mode": "hybrid", "fusion": "dbsf"}, {"diversity": 0.5}, {"collapse_duplicates": True},
+    ]
     for setting in report["settings"]:
         assert setting["queries"] == 4
         assert set(setting["overall"]) == {"recall@1", "recall@5", "recall@10", "recall@100", "hit@1", "hit@5",
                                            "hit@10", "hit@100", "mrr@10", "ndcg@10"}
         assert all(0.0 <= v <= 1.0 for v in setting["overall"].values())
-        # Every relevant photo is among the 20 stored, and 100 > 20: recall@100 is 1 for every query.
-        assert setting["overall"]["recall@100"] == pytest.approx(1.0)
+        if setting["name"] in ("hnsw", "exact", "vector", "hybrid-rrf", "hybrid-dbsf", "mmr-0.5"):
+            # Every relevant photo is among the 20 stored, and 100 > 20: recall@100 is 1 for every query
+            # (the vector side brings every photo; keyword only those with the words, collapse drops some).
+            assert setting["overall"]["recall@100"] == pytest.approx(1.0), setting["name"]
         assert len(setting["recall_curve"]) == 100
         assert setting["bands"]["1-9"]["queries"] == 4
     assert report["differences"][0]["text_model"] == str(tiny_clip_dir)
 
     lines = _lines(out / "report.queries.jsonl")  # beside the JSON report by default
-    assert len(lines) == 8
+    assert len(lines) == 4 * len(COMPARED)
+    assert {line["setting"] for line in lines} == set(COMPARED)
     assert {line["query"] for line in lines} == {"red sky", "mountain lake", "city", "dog"}
     red = next(line for line in lines if line["query"] == "red sky")
     assert red["relevant"] == 4 and red["frequency"] == 5 and red["band"] == "1-9"
@@ -149,12 +164,57 @@ def test_unsplash_eval_with_compare_writes_table_json_lines_and_plot(
         rankings = _brute_force(store, encoder, list(CONVERSIONS), 100)
     finally:
         store.close()
+    # Each compared mode ranks as the library does with that mode (the same queries, filter and depth).
+    store = EdgeStore(QdrantSettings(path=Path(configured["env"]["PHOTOSEEK_QDRANT__PATH"]), collection="unsplash"))  # type: ignore[call-arg]
+    with ImageSearch(store, encoder, owns_store=True) as library:
+        for line in lines:
+            options = next(s["options"] for s in report["settings"] if s["name"] == line["setting"])
+            if not options:
+                continue
+            hits = library.search(line["query"], limit=100, source="unsplash", **options)
+            assert line["top"] == [hit.photo_id for hit in hits][:10], (line["setting"], line["query"])
+    # No photo's words hold these keywords ("Photo number 3", "kw3-best"...): keyword search finds
+    # nothing, while hybrid still ranks every photo through its vector side.
+    assert all(line["top"] == [] for line in lines if line["setting"] == "keyword")
+    assert all(len(line["top"]) == 10 for line in lines if line["setting"].startswith("hybrid"))
     for line in (line for line in lines if line["setting"] == "exact"):
         relevant = {data.photo_ids[p] for p in CONVERSIONS[line["query"]] if isinstance(p, int)}
         ranked, scores = rankings[line["query"]]
         expected = query_metrics(ranked, relevant, [1, 5, 10, 100], scores=scores)
         assert {k: line[k] for k in expected} == pytest.approx(expected, abs=1e-5)
         assert line["top"] == ranked[:10]
+
+
+def test_unsplash_eval_compare_lists_the_modes_a_vector_only_collection_cannot_run(
+    configured: dict[str, Any], tmp_path: Path, tiny_clip_dir: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The same points in a collection as built before the keyword side existed (no sparse vector).
+    source = EdgeStore(QdrantSettings(path=Path(configured["env"]["PHOTOSEEK_QDRANT__PATH"]), collection="unsplash"))  # type: ignore[call-arg]
+    try:
+        records, _ = source.scroll(limit=1000, with_vectors=True)
+        metadata = source.info().metadata
+    finally:
+        source.close()
+    with monkeypatch.context() as patch:
+        patch.setattr(edge_module.keywords, "edge_sparse_config", lambda: None)
+        old = EdgeStore(QdrantSettings(path=tmp_path / "old", collection="unsplash"))  # type: ignore[call-arg]
+        old.ensure_collection(len(records[0].vector), metadata=metadata)
+    try:
+        assert not old.has_keywords()
+        old.upsert([r.id for r in records], [r.vector for r in records], [r.payload for r in records])
+    finally:
+        old.close()
+    monkeypatch.setenv("PHOTOSEEK_QDRANT__PATH", str(tmp_path / "old"))
+    code = main(["eval", "unsplash", str(configured["data"].dir), "--compare", "--json", str(tmp_path / "r.json")])
+    assert code == 0
+    screen = capsys.readouterr().out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [s["name"] for s in report["settings"]] == ["hnsw", "exact", "vector", "mmr-0.5", "collapse"]
+    assert [s["name"] for s in report["skipped"]] == ["keyword", "hybrid-rrf", "hybrid-dbsf"]
+    for skipped in report["skipped"]:
+        assert "photoseek keywords add" in skipped["reason"]
+        assert f"skipped {skipped['name']}: " in screen
 
 
 def test_unsplash_eval_sampling_and_two_text_models(

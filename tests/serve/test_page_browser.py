@@ -164,6 +164,24 @@ def test_more_button_pages_through(browser: WebDriver, base_url: str) -> None:
     assert len(set(tiles(browser))) == 11  # no photo twice
 
 
+def test_keyword_mode_from_the_selector(browser: WebDriver, base_url: str) -> None:
+    browser.get(base_url + "/")
+    browser.find_element(By.ID, "q").send_keys("volcano", Keys.ENTER)
+    assert len(results(browser)) == 11  # the vector side ranks every photo
+    # Keyword mode: only the photo whose keywords hold the word; the choice goes into the URL.
+    Select(browser.find_element(By.ID, "f-mode")).select_by_value("keyword")
+    wait(browser, lambda d: settled(d) and tiles(d) == ["red.png"])
+    assert parse_qs(urlsplit(browser.current_url).query)["mode"] == ["keyword"]
+    score = browser.find_element(By.CSS_SELECTOR, "#grid .tile .score")
+    assert "BM25" in (score.get_attribute("title") or "")
+    shot(browser, "keyword")
+    browser.get(browser.current_url)  # the URL is the search, mode included
+    assert results(browser) == ["red.png"]
+    assert Select(browser.find_element(By.ID, "f-mode")).first_selected_option.get_attribute("value") == "keyword"
+    browser.find_element(By.ID, "clear").click()  # Clear empties the filters, not the mode
+    wait(browser, lambda d: settled(d) and tiles(d) == ["red.png"])
+
+
 def test_search_by_uploaded_image(browser: WebDriver, base_url: str, tmp_path: Path) -> None:
     picture = tmp_path / "query.png"
     picture.write_bytes(png(LOCAL["green.png"][0], (48, 64)))

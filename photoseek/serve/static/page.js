@@ -107,6 +107,8 @@ function searchFromUrl() {
   }
   request.where = where;
   if (threshold !== null) request.score_threshold = threshold;
+  // Only a text has words for the keyword side; "More like this" searches by the picture.
+  if (request.text && params.get("mode")) request.mode = params.get("mode");
   run({ kind: "json", body: request, threshold });
 }
 
@@ -175,7 +177,7 @@ async function run(request, append) {
 function showResults(page, request, append) {
   state.nextOffset = page.next_offset;
   const grid = $("grid");
-  for (const hit of page.hits) grid.appendChild(tile(hit));
+  for (const hit of page.hits) grid.appendChild(tile(hit, page));
   $("more").hidden = page.next_offset === null;
   if (grid.children.length > 0) {
     showStatus(null);
@@ -235,7 +237,14 @@ function thumbnail(img, url) {
   });
 }
 
-function tile(hit) {
+// What a hit's score is, by the mode the search ran in.
+function scoreMeaning(page) {
+  if (page.mode === "keyword") return "BM25 score of the photo's words";
+  if (page.mode === "hybrid") return `fused score of the vector and keyword rankings (${page.fusion || "rrf"})`;
+  return "cosine similarity to the query";
+}
+
+function tile(hit, page) {
   const item = document.createElement("li");
   item.className = "tile";
   item.dataset.photoId = hit.photo_id || hit.id;
@@ -261,7 +270,7 @@ function tile(hit) {
   const score = document.createElement("span");
   score.className = "score";
   score.textContent = hit.score.toFixed(3);
-  score.title = "cosine similarity to the query";
+  score.title = scoreMeaning(page || {});
   const similar = document.createElement("button");
   similar.type = "button";
   similar.className = "similar";
@@ -340,7 +349,7 @@ function init() {
   $("search-form").addEventListener("submit", submitText);
   for (const input of document.querySelectorAll("[data-key]")) input.addEventListener("change", filterChanged);
   $("clear").addEventListener("click", () => {
-    for (const input of document.querySelectorAll("[data-key]")) input.value = "";
+    for (const input of document.querySelectorAll("[data-key]:not([data-keep])")) input.value = "";
     filterChanged();
   });
   $("more").addEventListener("click", () => {
