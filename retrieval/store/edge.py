@@ -501,7 +501,7 @@ class EdgeStore:
         offset: int,
         edge_filter: qe.Filter | None,
         score_threshold: float | None,
-        params: qe.SearchParams,
+        params: qe.SearchParams | None,
         with_vectors: bool,
     ) -> qe.QueryRequest:
         check_page(limit, offset)
@@ -619,7 +619,8 @@ class EdgeStore:
         """Points whose words match ``text`` best by BM25, best first (see ``VectorStore``)."""
         entry = self._open()[0]
         query = self._keyword_query(text)
-        request = self._request(query, limit, offset, translate_filter(filter), score_threshold, False, with_vectors)
+        # No search params: the keyword side is an inverted index, searched exactly.
+        request = self._request(query, limit, offset, translate_filter(filter), score_threshold, None, with_vectors)
         return [self._scored(p) for p in self._call(lambda: entry.shard.query(request))]
 
     def query_hybrid(
@@ -649,7 +650,9 @@ class EdgeStore:
             negatives = [query_vector(v, size).tolist() for v in avoid]
             dense = qe.Query.RecommendBestScore(qe.RecommendQuery(positives=[target], negatives=negatives))
         edge_filter = translate_filter(filter)
-        params = qe.SearchParams(hnsw_ef=self._hnsw_ef, exact=exact)
+        self._build_index_if_stale(entry)
+        # The image side is searched as a plain query is: exact for a filter matching few points.
+        params = self._search_params(entry, filter, exact)
         # Any: the stubs type Fusion's variants (Rrf, Dbsf) apart from the Fusion the request takes.
         fused: Any = qe.Fusion.Rrf(RRF_K) if how == "rrf" else qe.Fusion.Dbsf()
         request = qe.QueryRequest(
@@ -665,7 +668,6 @@ class EdgeStore:
             with_payload=True,
             with_vector=with_vectors,
         )
-        self._build_index_if_stale(entry)
         return [self._scored(p) for p in self._call(lambda: entry.shard.query(request))]
 
     @staticmethod

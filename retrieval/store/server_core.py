@@ -609,7 +609,7 @@ class ServerCore:
             )
         sparse = keywords.to_server(keywords.query_vector(text))
         prefetches = [
-            models.Prefetch(query=dense, filter=filter, params=self._params(exact), limit=candidates),
+            models.Prefetch(query=dense, filter=filter, params=self._params(exact, filter), limit=candidates),
             models.Prefetch(query=sparse, using=keywords.KEYWORDS_VECTOR, filter=filter, limit=candidates),
         ]
         fused: Any = (
