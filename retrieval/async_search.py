@@ -126,25 +126,11 @@ class AsyncImageSearch(_SearchCore):
         **where: Any,
     ) -> list[Hit]:
         """Photos that match a text, best first (see ``ImageSearch.search``, modes included)."""
-        avoid_texts = [avoid] if isinstance(avoid, str) else list(avoid)
-        texts = self._texts([text], "query text") + self._texts(avoid_texts, "an avoid text")
         rerank = diversity_options(diversity, candidates, collapse_duplicates)
-        options = self._options(
-            limit,
-            offset,
-            filter,
-            score_threshold,
-            exact,
-            where,
-            rerank=rerank,
-            mode=mode,
-            fusion=fusion,
-            prefetch=prefetch,
-            text=texts[0],
+        texts, options = self._text_request(
+            text, avoid, limit, offset, filter, score_threshold, exact, where, rerank, mode, fusion, prefetch
         )
-        if options.mode == "keyword":
-            if avoid_texts:
-                raise QueryError("avoid pushes results away on the image side: use mode 'vector' or 'hybrid'")
+        if options.mode == "keyword":  # BM25 alone: no image-side vector to encode
             return await self._query(None, options)
         vectors = await asyncio.to_thread(self._encode_texts, texts)
         return await self._query(vectors[0], options, avoid=list(vectors[1:]))

@@ -207,6 +207,44 @@ class _SearchCore:
         """The first ``end`` records by score, ties by id: one order whatever the engine."""
         return sorted(records, key=lambda r: (-r.score, r.id))[:end]
 
+    def _text_request(
+        self,
+        text: str,
+        avoid: Sequence[str] | str,
+        limit: int | None,
+        offset: int,
+        filter: models.Filter | None,
+        score_threshold: float | None,
+        exact: bool | None,
+        where: Mapping[str, Any],
+        rerank: Diversity | None,
+        mode: str | None,
+        fusion: str | None,
+        prefetch: int | None,
+    ) -> tuple[list[str], _Options]:
+        """A text search checked: the query text then the avoid texts, and the options.
+
+        Keyword mode refuses avoid texts: they push results away on the image side only.
+        """
+        avoid_texts = [avoid] if isinstance(avoid, str) else list(avoid)
+        texts = self._texts([text], "query text") + self._texts(avoid_texts, "an avoid text")
+        options = self._options(
+            limit,
+            offset,
+            filter,
+            score_threshold,
+            exact,
+            where,
+            rerank=rerank,
+            mode=mode,
+            fusion=fusion,
+            prefetch=prefetch,
+            text=texts[0],
+        )
+        if options.mode == "keyword" and avoid_texts:
+            raise QueryError("avoid pushes results away on the image side: use mode 'vector' or 'hybrid'")
+        return texts, options
+
     @staticmethod
     def _candidates_wanted(options: _Options, have: int) -> int:
         """How many candidates a reranked page needs: MMR's fixed pool; for collapsing, the
@@ -474,25 +512,11 @@ class ImageSearch(_SearchCore):
             KeywordsMissing: keyword or hybrid mode on a collection without the keyword side.
             CollectionNotFound, CollectionMismatch, StoreUnavailable.
         """
-        avoid_texts = [avoid] if isinstance(avoid, str) else list(avoid)
-        texts = self._texts([text], "query text") + self._texts(avoid_texts, "an avoid text")
         rerank = diversity_options(diversity, candidates, collapse_duplicates)
-        options = self._options(
-            limit,
-            offset,
-            filter,
-            score_threshold,
-            exact,
-            where,
-            rerank=rerank,
-            mode=mode,
-            fusion=fusion,
-            prefetch=prefetch,
-            text=texts[0],
+        texts, options = self._text_request(
+            text, avoid, limit, offset, filter, score_threshold, exact, where, rerank, mode, fusion, prefetch
         )
-        if options.mode == "keyword":
-            if avoid_texts:
-                raise QueryError("avoid pushes results away on the image side: use mode 'vector' or 'hybrid'")
+        if options.mode == "keyword":  # BM25 alone: no image-side vector to encode
             return self._query(None, options)
         vectors = self._encode_texts(texts)
         return self._query(vectors[0], options, avoid=list(vectors[1:]))
