@@ -6,7 +6,6 @@ embedded store is one process (and one open handle) at a time.
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import tempfile
@@ -18,53 +17,20 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from serve_data import COLLECTION, ESCAPE, LOCAL, OUTSIDE, UNSPLASH, model_settings, orientation_of, png, serve_settings
 
-from photoseek.config.settings import ModelSettings, QdrantSettings, Settings
+from photoseek.config.settings import QdrantSettings
 from photoseek.retrieval.encoder import ClipEncoder
 from photoseek.retrieval.identity import record_identity
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.edge import EdgeStore
 from photoseek.serve import create_app
 
-COLLECTION = "photos"
-# relative path -> (colour, size, country, keywords)
-LOCAL: dict[str, tuple[tuple[int, int, int], tuple[int, int], str, list[str]]] = {
-    "red.png": ((220, 20, 20), (64, 48), "Iceland", ["volcano", "red"]),
-    "green.png": ((20, 200, 40), (48, 64), "Norway", ["forest", "green"]),
-    "blue.png": ((30, 40, 220), (64, 48), "Iceland", ["sea", "blue"]),
-    "trips/orange.jpg": ((240, 140, 20), (64, 64), "Japan", ["sunset"]),
-    "trips/grey.jpg": ((120, 120, 120), (64, 48), "Japan", ["city", "rain"]),
-    "trips/white.png": ((245, 245, 245), (48, 64), "France", ["snow"]),
-}
-UNSPLASH: dict[str, tuple[tuple[int, int, int], str, str]] = {
-    "u-yellow": ((240, 220, 10), "alice", "Peru"),
-    "u-purple": ((140, 20, 160), "bob", "Peru"),
-    "u-teal": ((10, 150, 150), "alice", "Kenya"),
-}
-OUTSIDE = "outside.png"  # a stored photo whose file lies outside the served folder
-ESCAPE = "escape.png"  # a stored photo whose path is a link inside the folder to a file outside it
-
-
-def png(colour: tuple[int, int, int], size: tuple[int, int] = (64, 48), fmt: str = "PNG") -> bytes:
-    """A solid-colour image file."""
-    out = io.BytesIO()
-    Image.new("RGB", size, colour).save(out, fmt)
-    return out.getvalue()
-
-
-def _orientation(size: tuple[int, int]) -> str:
-    return "landscape" if size[0] > size[1] else "portrait" if size[0] < size[1] else "square"
-
 
 @pytest.fixture(scope="session")
 def encoder(tiny_clip_dir: Path) -> ClipEncoder:
     """The tiny CLIP, loaded once."""
     return ClipEncoder.from_settings(model_settings(tiny_clip_dir))
-
-
-def model_settings(folder: Path) -> ModelSettings:
-    """Settings that load the tiny CLIP in ``folder`` on the CPU."""
-    return ModelSettings(image=str(folder), text=str(folder), device="cpu")  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +50,7 @@ def collection(tmp_path_factory: pytest.TempPathFactory, encoder: ClipEncoder) -
         payloads.append({
             "source": "folder", "photo_id": relpath, "path": str(path.resolve()),
             "description": f"a {relpath.rsplit('/', 1)[-1].split('.')[0]} picture",
-            "width": size[0], "height": size[1], "orientation": _orientation(size),
+            "width": size[0], "height": size[1], "orientation": orientation_of(size),
             "location": {"country": country}, "keywords": words,
         })
     (secret / "private.png").write_bytes(png((1, 2, 3)))
@@ -129,16 +95,6 @@ def fresh_data(collection: dict[str, Any]) -> Iterator[Callable[[], Path]]:
     yield copy
     for folder in made:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def serve_settings(data: Path, tiny_clip_dir: Path, photos: Path, **serve: Any) -> Settings:
-    """Settings for an app on ``data`` with the tiny CLIP, serving thumbnails from ``photos``."""
-    values: dict[str, Any] = {"photo_folders": str(photos), **serve}
-    return Settings(
-        qdrant=QdrantSettings(path=data, collection=COLLECTION),  # type: ignore[call-arg]
-        model=model_settings(tiny_clip_dir),
-        serve=values,  # type: ignore[arg-type]
-    )
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from serve_data import COLLECTION, ESCAPE, LOCAL, OUTSIDE, UNSPLASH, png
 
-from conftest import COLLECTION, ESCAPE, LOCAL, OUTSIDE, UNSPLASH, png
 from photoseek.config.settings import QdrantSettings
 from photoseek.retrieval import ImageSearch
 from photoseek.retrieval.encoder import ClipEncoder

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from serve_data import COLLECTION, serve_settings
 
-from conftest import COLLECTION, serve_settings
 from photoseek.config.settings import QdrantSettings, RetrievalSettings
 from photoseek.retrieval import ImageSearch
 from photoseek.retrieval.encoder import ClipEncoder

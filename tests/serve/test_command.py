@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from serve_data import COLLECTION, model_settings, serve_settings
 
-from conftest import COLLECTION, model_settings, serve_settings
 from photoseek.cli import main
 from photoseek.errors import ModelIdentityError
 from photoseek.serve import create_app

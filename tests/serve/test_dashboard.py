@@ -14,8 +14,8 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
+from serve_data import model_settings
 
-from conftest import model_settings
 from httpserver import LoopbackServer
 from live import live_server
 from photo_datasets import photo_color, write_lite_dataset

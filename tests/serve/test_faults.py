@@ -18,8 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from conftest import COLLECTION, LOCAL, UNSPLASH, png
+from serve_data import COLLECTION, LOCAL, UNSPLASH, png
 
 pytestmark = pytest.mark.slow
 

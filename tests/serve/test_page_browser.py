@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from PIL import Image, ImageStat
+from serve_data import LOCAL, png, serve_settings
 
-from conftest import LOCAL, png, serve_settings
 from live import live_server
 from photoseek.retrieval.encoder import ClipEncoder
 from photoseek.serve import create_app
