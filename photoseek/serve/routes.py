@@ -10,11 +10,20 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 
 from photoseek.retrieval import Hit
-from photoseek.serve.errors import ApiError
-from photoseek.serve.schemas import ErrorResponse, FilterChoices, SearchOptions, SearchRequest, SearchResponse
+from photoseek.serve.errors import ApiError, validation_error
+from photoseek.serve.schemas import (
+    MAX_CANDIDATES,
+    ErrorResponse,
+    FilterChoices,
+    SearchOptions,
+    SearchRequest,
+    SearchResponse,
+)
 from photoseek.serve.service import SearchService, hit_json
 from photoseek.serve.thumbnails import CACHE_CONTROL, allowed_file, cdn_thumbnail_url, make_thumbnail
 
@@ -40,6 +49,7 @@ def _page(hits: list[Hit], options: SearchOptions, limit: int, started: float) -
         "limit": limit,
         "next_offset": options.offset + len(hits) if len(hits) >= limit else None,
         "took_ms": round((time.perf_counter() - started) * 1000.0, 3),
+        **SearchService.diversity_applied(options),
     }
 
 
@@ -59,7 +69,9 @@ async def search(request: Request, body: SearchRequest) -> dict[str, Any]:
     """Exactly one of ``text``, ``image`` (base64), ``vector`` or ``similar_to``, with filters and paging.
 
     A text search runs in ``mode`` vector, keyword or hybrid (with ``fusion`` and ``prefetch``);
-    the answer says which mode (and fusion) it ran in.
+    the answer says which mode (and fusion) it ran in. Any search can be reordered for variety
+    (``diversity``, MMR) and leave out near-duplicates (``collapse_duplicates``); the answer says
+    which of them it applied. Pages stay slices of one list: no gap, no repeat.
     """
     started = time.perf_counter()
     service = _service(request)
@@ -80,7 +92,8 @@ async def search(request: Request, body: SearchRequest) -> dict[str, Any]:
     return _page(hits, body, limit, started)
 
 
-def _form_options(where: str | None, limit: int | None, offset: int, score_threshold: float | None) -> SearchOptions:
+def _form_options(where: str | None, limit: int | None, offset: int, score_threshold: float | None,
+                  **diverse: Any) -> SearchOptions:
     parsed: Any = {}
     if where:
         try:
@@ -89,7 +102,13 @@ def _form_options(where: str | None, limit: int | None, offset: int, score_thres
             raise ApiError(422, "ValidationError", "where: must be a JSON object", field="where") from None
         if not isinstance(parsed, dict):
             raise ApiError(422, "ValidationError", "where: must be a JSON object", field="where")
-    return SearchOptions(where=parsed, limit=limit, offset=offset, score_threshold=score_threshold, exact=None)
+    try:
+        return SearchOptions(
+            where=parsed, limit=limit, offset=offset, score_threshold=score_threshold, exact=None, **diverse
+        )
+    except ValidationError as exc:
+        # The fields are checked one by one already; what is left is a pair that does not go together.
+        raise validation_error(RequestValidationError(exc.errors())) from None
 
 
 @router.post("/search/image", response_model=SearchResponse, summary="Search by an uploaded example image")
@@ -100,8 +119,15 @@ async def search_image(
     limit: Annotated[int | None, Form(ge=1, le=1000)] = None,
     offset: Annotated[int, Form(ge=0, le=100_000)] = 0,
     score_threshold: Annotated[float | None, Form(ge=-1.0, le=1.0)] = None,
+    diversity: Annotated[float | None, Form(ge=0.0, le=1.0, description="MMR's lambda")] = None,
+    candidates: Annotated[int | None, Form(ge=1, le=MAX_CANDIDATES)] = None,
+    collapse_duplicates: Annotated[bool, Form()] = False,
+    collapse_threshold: Annotated[float | None, Form(gt=0.0, le=1.0)] = None,
 ) -> dict[str, Any]:
-    """A multipart upload (field ``image``), at most ``PHOTOSEEK_SERVE__MAX_UPLOAD_BYTES``."""
+    """A multipart upload (field ``image``), at most ``PHOTOSEEK_SERVE__MAX_UPLOAD_BYTES``.
+
+    ``diversity``, ``candidates``, ``collapse_duplicates`` and ``collapse_threshold`` as in ``POST /v1/search``.
+    """
     started = time.perf_counter()
     service = _service(request)
     cap = service.settings.serve.max_upload_bytes
@@ -112,7 +138,8 @@ async def search_image(
                        "(PHOTOSEEK_SERVE__MAX_UPLOAD_BYTES)", field="image")
     if not data:
         raise ApiError(422, "ValidationError", "image: the upload is empty", field="image")
-    options = _form_options(where, limit, offset, score_threshold)
+    options = _form_options(where, limit, offset, score_threshold, diversity=diversity, candidates=candidates,
+                            collapse_duplicates=collapse_duplicates, collapse_threshold=collapse_threshold)
     chosen = options.limit or service.settings.retrieval.limit
     options = options.model_copy(update={"limit": chosen})
     hits = await service.run_search("image", data, options)
@@ -127,11 +154,16 @@ async def similar(
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
     score_threshold: Annotated[float | None, Query(ge=-1.0, le=1.0)] = None,
     where: Annotated[str | None, Query(description="keyword filters as a JSON object")] = None,
+    diversity: Annotated[float | None, Query(ge=0.0, le=1.0, description="MMR's lambda")] = None,
+    candidates: Annotated[int | None, Query(ge=1, le=MAX_CANDIDATES)] = None,
+    collapse_duplicates: bool = False,
+    collapse_threshold: Annotated[float | None, Query(gt=0.0, le=1.0)] = None,
 ) -> dict[str, Any]:
-    """The photo itself is left out; filters as in ``POST /v1/search``."""
+    """The photo itself is left out; filters and diversity as in ``POST /v1/search``."""
     started = time.perf_counter()
     service = _service(request)
-    options = _form_options(where, limit, offset, score_threshold)
+    options = _form_options(where, limit, offset, score_threshold, diversity=diversity, candidates=candidates,
+                            collapse_duplicates=collapse_duplicates, collapse_threshold=collapse_threshold)
     chosen = options.limit or service.settings.retrieval.limit
     options = options.model_copy(update={"limit": chosen})
     hits = await service.run_search("similar_to", photo_id, options)

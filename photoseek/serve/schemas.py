@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from photoseek.config.settings import FusionName, SearchModeName
 
@@ -14,6 +14,8 @@ MAX_OFFSET = 100_000
 QUERY_KINDS = ("text", "image", "vector", "similar_to")
 # Candidates each side may bring to a hybrid fusion, at most (a bound on the work of one request).
 MAX_PREFETCH = 10_000
+# Hits MMR may choose among, at most: each pick weighs every candidate against the picks so far.
+MAX_CANDIDATES = 1000
 # The library's search modes and fusions (``photoseek.retrieval.modes`` lists the same names).
 SearchMode = SearchModeName
 Fusion = FusionName
@@ -31,8 +33,47 @@ class SearchOptions(BaseModel):
     )
     limit: int | None = Field(None, ge=1, le=MAX_LIMIT, description="how many hits (default: the service's)")
     offset: int = Field(0, ge=0, le=MAX_OFFSET, description="hits to skip, for the next page")
-    score_threshold: float | None = Field(None, ge=-1.0, le=1.0, description="leave out hits scoring lower")
+    score_threshold: float | None = Field(
+        None, allow_inf_nan=False,
+        description="leave out hits scoring lower: a cosine in [-1, 1] in vector mode; BM25 and fused scores "
+        "(keyword and hybrid modes) can be higher",
+    )
     exact: bool | None = Field(None, description="exact search instead of HNSW")
+    diversity: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="reorder for variety (MMR): its lambda, 1 = relevance only, 0.5 = balanced; the top "
+        "`candidates` hits are reordered and the pages end after them; null: off",
+    )
+    candidates: int | None = Field(
+        None, ge=1, le=MAX_CANDIDATES, description="with `diversity`: the hits MMR chooses among (default 100)",
+    )
+    collapse_duplicates: bool = Field(
+        False, description="leave out a hit too close to a better-ranked one (a near-duplicate shot)",
+    )
+    collapse_threshold: float | None = Field(
+        None, gt=0.0, le=1.0,
+        description="with `collapse_duplicates`: the cosine at or above which a hit is left out (default 0.95)",
+    )
+
+    @field_validator("candidates")
+    @classmethod
+    def _candidates_need_diversity(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("diversity") is None:
+            raise ValueError("candidates sets how many hits diversity (MMR) chooses among: give diversity too")
+        return value
+
+    @field_validator("collapse_threshold")
+    @classmethod
+    def _threshold_needs_collapse(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and not info.data.get("collapse_duplicates"):
+            raise ValueError("collapse_threshold works with collapse_duplicates: give collapse_duplicates true too")
+        return value
+
+    def collapse(self) -> bool | float:
+        """``collapse_duplicates`` as the library takes it: False, True or the threshold."""
+        if not self.collapse_duplicates:
+            return False
+        return True if self.collapse_threshold is None else self.collapse_threshold
 
 
 class SearchRequest(SearchOptions):
@@ -109,6 +150,11 @@ class SearchResponse(BaseModel):
     took_ms: float
     mode: str | None = Field(None, description="the mode a text search ran in (vector, keyword or hybrid)")
     fusion: str | None = Field(None, description="the fusion of a hybrid search (rrf or dbsf)")
+    diversity: float | None = Field(None, description="MMR's lambda the hits were reordered with; null: no MMR")
+    candidates: int | None = Field(None, description="the hits MMR chose among (its pages end after them)")
+    collapse_threshold: float | None = Field(
+        None, description="the cosine near-duplicates were left out at; null: near-duplicates kept",
+    )
 
 
 class Choice(BaseModel):

@@ -20,6 +20,7 @@ from qdrant_client import models
 from photoseek.config.settings import Settings
 from photoseek.errors import CollectionNotFound, QueryError
 from photoseek.retrieval import AsyncImageSearch, Hit, build_filter, parse_where, point_id
+from photoseek.retrieval.diversity import diversity_options
 from photoseek.retrieval.filters import WHERE_KEYS
 from photoseek.retrieval.photo_folders import folders_in_metadata
 from photoseek.retrieval.schema import SOURCES
@@ -194,6 +195,19 @@ class SearchService:
         chosen = mode or retrieval.mode
         return chosen, (fusion or retrieval.fusion) if chosen == "hybrid" else None
 
+    @staticmethod
+    def diversity_applied(options: SearchOptions) -> dict[str, Any]:
+        """The reranks a search ran with, as the answer echoes them (the library's defaults filled in)."""
+        rerank = diversity_options(options.diversity, options.candidates, options.collapse())
+        if rerank is None:
+            return {"diversity": None, "candidates": None, "collapse_threshold": None}
+        mmr = rerank.mmr_lambda is not None
+        return {
+            "diversity": rerank.mmr_lambda,
+            "candidates": rerank.candidates if mmr else None,
+            "collapse_threshold": rerank.collapse_threshold,
+        }
+
     async def close(self) -> None:
         """Release the store."""
         await self.search.close()
@@ -220,16 +234,29 @@ class SearchService:
         Args:
             kind: "text", "image" (bytes), "vector" or "similar_to" (a photo id).
             query: the text, image bytes, vector or photo id.
-            options: filters, limit, offset, threshold.
+            options: filters, limit, offset, threshold, diversity.
             avoid: texts to push a text search away from.
             source: where a ``similar_to`` photo came from, when known.
             modes: a text search's ``mode``, ``fusion`` and ``prefetch`` (None or left out: the
                 service's defaults, ``settings.retrieval``).
         """
         where = coerce_where(options.where)
+        mode = self.search_mode((modes or {}).get("mode"), None)[0] if kind == "text" else "vector"
+        threshold = options.score_threshold
+        if mode == "vector" and threshold is not None and not -1.0 <= threshold <= 1.0:
+            raise ApiError(
+                422, "ValidationError",
+                f"score_threshold: a cosine between -1 and 1 in vector mode (got {threshold:g}); "
+                "only keyword and hybrid scores go higher",
+                field="score_threshold",
+            )
         common: dict[str, Any] = dict(
-            limit=options.limit, offset=options.offset, score_threshold=options.score_threshold, exact=options.exact,
+            limit=options.limit, offset=options.offset, score_threshold=threshold, exact=options.exact,
         )
+        if options.diversity is not None or options.collapse_duplicates:
+            common.update(
+                diversity=options.diversity, candidates=options.candidates, collapse_duplicates=options.collapse()
+            )
         if kind == "text":
             chosen = {name: value for name, value in (modes or {}).items() if value is not None}
             return await self._bounded(
