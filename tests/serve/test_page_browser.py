@@ -5,6 +5,8 @@ Screenshots of each state are saved under $TMPDIR (photoseek-page-*.png) and che
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import tempfile
@@ -12,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from urllib.request import Request, urlopen
 
 import pytest
 from PIL import Image, ImageStat
@@ -182,6 +185,50 @@ def test_keyword_mode_from_the_selector(browser: WebDriver, base_url: str) -> No
     wait(browser, lambda d: settled(d) and tiles(d) == ["red.png"])
 
 
+def api_ids(base_url: str, body: dict[str, Any]) -> list[str]:
+    """The photo ids the service answers for a search body."""
+    request = Request(base_url + "/v1/search", data=json.dumps(body).encode(), method="POST",
+                      headers={"Content-Type": "application/json"})
+    with urlopen(request, timeout=WAIT) as response:
+        return [hit["photo_id"] for hit in json.load(response)["hits"]]
+
+
+def test_varied_results_box_sends_diversity_and_stays_in_the_url(browser: WebDriver, base_url: str) -> None:
+    plain = api_ids(base_url, {"text": "a red picture", "limit": 24})
+    varied = api_ids(base_url, {"text": "a red picture", "limit": 24, "diversity": 0.5})
+    assert varied != plain  # MMR reorders this collection: the grid below can tell the two apart
+    browser.get(base_url + "/?q=a+red+picture")
+    assert results(browser) == plain
+    box = browser.find_element(By.ID, "f-varied")
+    assert not box.is_selected()
+    box.click()
+    wait(browser, lambda d: settled(d) and tiles(d) == varied)
+    assert parse_qs(urlsplit(browser.current_url).query)["varied"] == ["1"]
+    shot(browser, "varied")
+    browser.get(browser.current_url)  # the URL is the search, the box included
+    assert results(browser) == varied
+    assert browser.find_element(By.ID, "f-varied").is_selected()
+    browser.find_element(By.ID, "clear").click()  # Clear empties the filters, not the search options
+    wait(browser, lambda d: settled(d) and tiles(d) == varied)
+    assert browser.find_element(By.ID, "f-varied").is_selected()
+    browser.find_element(By.ID, "f-dedupe").click()
+    wait(browser, lambda d: "dedupe=1" in d.current_url and settled(d))
+    assert tiles(browser) == varied  # no near-duplicates in this collection: nothing left out
+    browser.find_element(By.ID, "f-varied").click()
+    wait(browser, lambda d: settled(d) and "varied" not in d.current_url and tiles(d) == plain)
+
+
+def test_min_score_above_one_in_keyword_mode(browser: WebDriver, base_url: str) -> None:
+    browser.get(base_url + "/?q=volcano&mode=keyword&threshold=1.5")
+    assert results(browser) == ["red.png"]
+    assert float(browser.find_element(By.CSS_SELECTOR, "#grid .tile .score").text) > 1.5
+    threshold = browser.find_element(By.ID, "f-threshold")
+    assert threshold.get_attribute("value") == "1.5" and threshold.get_dom_attribute("max") is None
+    assert browser.execute_script("return arguments[0].checkValidity()", threshold)
+    Select(browser.find_element(By.ID, "f-mode")).select_by_value("vector")  # a cosine: capped at 1
+    wait(browser, lambda d: d.find_element(By.ID, "f-threshold").get_dom_attribute("max") == "1")
+
+
 def test_search_by_uploaded_image(browser: WebDriver, base_url: str, tmp_path: Path) -> None:
     picture = tmp_path / "query.png"
     picture.write_bytes(png(LOCAL["green.png"][0], (48, 64)))
@@ -191,6 +238,14 @@ def test_search_by_uploaded_image(browser: WebDriver, base_url: str, tmp_path: P
     assert found[0] == "green.png"
     assert "query.png" in browser.find_element(By.ID, "query-note").text
     shot(browser, "image")
+
+    # With "Varied results" ticked, the upload goes with the diversity option: the service's varied order.
+    encoded = base64.b64encode(picture.read_bytes()).decode()
+    varied = api_ids(base_url, {"image": encoded, "limit": 24, "diversity": 0.5})
+    assert varied != found
+    browser.get(base_url + "/?varied=1")
+    browser.find_element(By.ID, "pick").send_keys(str(picture))
+    wait(browser, lambda d: settled(d) and tiles(d) == varied)
 
 
 def test_no_good_match_and_error_states(browser: WebDriver, base_url: str) -> None:

@@ -14,6 +14,9 @@ const FILTERS = {
   min_width: { key: "min_width", number: true },
 };
 
+// "Varied results" reorders for variety with MMR at this lambda (relevance and variety weighed equally).
+const VARIED_LAMBDA = 0.5;
+
 const $ = (id) => document.getElementById(id);
 const state = { request: null, nextOffset: null, busy: false, image: null, generation: 0 };
 
@@ -44,8 +47,10 @@ function readUrl() {
   const params = new URLSearchParams(location.search);
   $("q").value = params.get("q") || "";
   for (const input of document.querySelectorAll("[data-key]")) {
-    input.value = params.get(input.dataset.key) || "";
+    if (input.type === "checkbox") input.checked = params.get(input.dataset.key) === "1";
+    else input.value = params.get(input.dataset.key) || "";
   }
+  scoreLimits();
   return params;
 }
 
@@ -54,9 +59,26 @@ function formParams() {
   const size = new URLSearchParams(location.search).get("n");
   if (size) params.set("n", size);
   for (const input of document.querySelectorAll("[data-key]")) {
-    if (input.value !== "") params.set(input.dataset.key, input.value);
+    if (input.type === "checkbox") {
+      if (input.checked) params.set(input.dataset.key, "1");
+    } else if (input.value !== "") {
+      params.set(input.dataset.key, input.value);
+    }
   }
   return params;
+}
+
+// A cosine lies in [-1, 1]; BM25 (keyword) and fused (hybrid) scores can be higher, so the bounds
+// apply in vector mode only (the default mode is the service's, and the service checks it).
+function scoreLimits() {
+  const input = $("f-threshold");
+  if ($("f-mode").value === "vector") {
+    input.min = "-1";
+    input.max = "1";
+  } else {
+    input.removeAttribute("min");
+    input.removeAttribute("max");
+  }
 }
 
 function whereFrom(params) {
@@ -67,6 +89,14 @@ function whereFrom(params) {
     where[spec.key] = spec.list ? [value] : spec.number ? Number(value) : value;
   }
   return where;
+}
+
+// The API's diversity options for the "Varied results" and "Hide near-duplicates" boxes.
+function diversityFrom(params) {
+  const options = {};
+  if (params.get("varied") === "1") options.diversity = VARIED_LAMBDA;
+  if (params.get("dedupe") === "1") options.collapse_duplicates = true;
+  return options;
 }
 
 function thresholdFrom(params) {
@@ -106,6 +136,7 @@ function searchFromUrl() {
     return;
   }
   request.where = where;
+  Object.assign(request, diversityFrom(params));
   if (threshold !== null) request.score_threshold = threshold;
   // Only a text has words for the keyword side; "More like this" searches by the picture.
   if (request.text && params.get("mode")) request.mode = params.get("mode");
@@ -136,7 +167,7 @@ function searchImage(file) {
   note.hidden = false;
   note.textContent = "Photos that look like " + file.name;
   const threshold = thresholdFrom(params);
-  run({ kind: "image", file, where: whereFrom(params), threshold });
+  run({ kind: "image", file, where: whereFrom(params), threshold, diverse: diversityFrom(params) });
 }
 
 async function run(request, append) {
@@ -159,6 +190,7 @@ async function run(request, append) {
       form.append("limit", String(PAGE_SIZE));
       form.append("offset", String(offset));
       if (request.threshold !== null && request.threshold !== undefined) form.append("score_threshold", String(request.threshold));
+      for (const [name, value] of Object.entries(request.diverse || {})) form.append(name, String(value));
       page = await call("/v1/search/image", { method: "POST", body: form });
     } else {
       const body = Object.assign({}, request.body, { limit: PAGE_SIZE, offset });
@@ -335,7 +367,9 @@ function filterChanged() {
   else if (current.get("similar")) params.set("similar", current.get("similar"));
   if (state.request && state.request.kind === "image") {
     history.replaceState(null, "", "?" + params);
-    run(Object.assign({}, state.request, { where: whereFrom(params), threshold: thresholdFrom(params) }));
+    run(Object.assign({}, state.request, {
+      where: whereFrom(params), threshold: thresholdFrom(params), diverse: diversityFrom(params),
+    }));
     return;
   }
   if (params.get("q") || params.get("similar")) navigate(params);
@@ -348,8 +382,12 @@ function init() {
   const params = readUrl();
   $("search-form").addEventListener("submit", submitText);
   for (const input of document.querySelectorAll("[data-key]")) input.addEventListener("change", filterChanged);
+  $("f-mode").addEventListener("change", scoreLimits);
   $("clear").addEventListener("click", () => {
-    for (const input of document.querySelectorAll("[data-key]:not([data-keep])")) input.value = "";
+    for (const input of document.querySelectorAll("[data-key]:not([data-keep])")) {
+      if (input.type === "checkbox") input.checked = false;
+      else input.value = "";
+    }
     filterChanged();
   });
   $("more").addEventListener("click", () => {
