@@ -92,7 +92,8 @@ def validation_error(exc: RequestValidationError) -> ApiError:
         return ApiError(422, "ValidationError", "the request is not valid")
     first = errors[0]
     field = _location(tuple(first.get("loc", ())))
-    message = str(first.get("msg", "invalid value"))
+    # A validator's own ValueError reads "Value error, <its message>": the message alone is the sentence.
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
     if first.get("type") == "extra_forbidden":
         message = f"unknown field {field!r}"
     elif first.get("type") == "json_invalid":

@@ -16,6 +16,9 @@ QUERY_KINDS = ("text", "image", "vector", "similar_to")
 MAX_PREFETCH = 10_000
 # Hits MMR may choose among, at most: each pick weighs every candidate against the picks so far.
 MAX_CANDIDATES = 1000
+# A reranked search (diversity or collapse_duplicates) pages through this many hits at most: its
+# candidates come with their vectors, and collapsing asks for twice the page's end to start with.
+MAX_RERANKED_END = 1000
 # The library's search modes and fusions (``photoseek.retrieval.modes`` lists the same names).
 SearchMode = SearchModeName
 Fusion = FusionName
@@ -32,7 +35,11 @@ class SearchOptions(BaseModel):
         "(country, orientation, min_width, keywords_any, submitted_after, ...)",
     )
     limit: int | None = Field(None, ge=1, le=MAX_LIMIT, description="how many hits (default: the service's)")
-    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="hits to skip, for the next page")
+    offset: int = Field(
+        0, ge=0, le=MAX_OFFSET,
+        description=f"hits to skip, for the next page (offset + limit at most {MAX_RERANKED_END} with "
+        "diversity or collapse_duplicates)",
+    )
     score_threshold: float | None = Field(
         None, allow_inf_nan=False,
         description="leave out hits scoring lower: a cosine in [-1, 1] in vector mode; BM25 and fused scores "
@@ -59,14 +66,14 @@ class SearchOptions(BaseModel):
     @classmethod
     def _candidates_need_diversity(cls, value: int | None, info: ValidationInfo) -> int | None:
         if value is not None and info.data.get("diversity") is None:
-            raise ValueError("candidates sets how many hits diversity (MMR) chooses among: give diversity too")
+            raise ValueError("goes with diversity (the hits MMR chooses among): give diversity too")
         return value
 
     @field_validator("collapse_threshold")
     @classmethod
     def _threshold_needs_collapse(cls, value: float | None, info: ValidationInfo) -> float | None:
         if value is not None and not info.data.get("collapse_duplicates"):
-            raise ValueError("collapse_threshold works with collapse_duplicates: give collapse_duplicates true too")
+            raise ValueError("goes with collapse_duplicates: give collapse_duplicates true too")
         return value
 
     def collapse(self) -> bool | float:

@@ -27,7 +27,7 @@ from photoseek.retrieval.schema import SOURCES
 from photoseek.retrieval.store.base import Record
 from photoseek.serve.errors import RETRY_AFTER_SECONDS, ApiError
 from photoseek.serve.metrics import Metrics, timed
-from photoseek.serve.schemas import Choice, FilterChoices, SearchOptions
+from photoseek.serve.schemas import MAX_RERANKED_END, Choice, FilterChoices, SearchOptions
 
 if TYPE_CHECKING:
     from photoseek.retrieval.encoder import Encoder
@@ -254,6 +254,14 @@ class SearchService:
             limit=options.limit, offset=options.offset, score_threshold=threshold, exact=options.exact,
         )
         if options.diversity is not None or options.collapse_duplicates:
+            end = options.offset + (options.limit or self.settings.retrieval.limit)
+            if end > MAX_RERANKED_END:
+                raise ApiError(
+                    422, "ValidationError",
+                    f"offset: with diversity or collapse_duplicates, offset + limit must be at most "
+                    f"{MAX_RERANKED_END} (got {end}); turn them off to page further",
+                    field="offset",
+                )
             common.update(
                 diversity=options.diversity, candidates=options.candidates, collapse_duplicates=options.collapse()
             )

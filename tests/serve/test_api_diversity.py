@@ -276,6 +276,8 @@ def test_image_search_and_similar_routes_take_the_options(api: TestClient, vecto
         ({"text": "x", "score_threshold": 2}, "score_threshold", ["-1 and 1", "vector mode"]),
         ({"text": "x", "mode": "vector", "score_threshold": -3}, "score_threshold", ["-1 and 1"]),
         ({"similar_to": "red.png", "score_threshold": 1.5}, "score_threshold", ["-1 and 1"]),
+        ({"text": "x", "diversity": 0.5, "offset": 995, "limit": 10}, "offset", ["1000", "1005"]),
+        ({"text": "x", "collapse_duplicates": True, "offset": 1000, "limit": 20}, "offset", ["1000", "1020"]),
     ],
 )
 def test_out_of_range_values_are_422_naming_the_field(
