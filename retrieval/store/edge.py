@@ -163,6 +163,15 @@ class EdgeStore:
     def _call(self, call: Callable[[], T]) -> T:
         return edge_call(self.folder, call)
 
+    def _update(self, op: qe.UpdateOperation, entry: OpenShard | None = None) -> None:
+        """Apply one write to the shard. Every write goes through here: it drops cached facets."""
+        entry = entry or self._open()[0]
+        entry.facets.changed()
+        try:
+            self._call(partial(entry.shard.update, op))
+        finally:
+            entry.facets.changed()  # also drops an answer computed while the write ran
+
     def _stored_vectors(self) -> tuple[int, str]:
         """Size and distance of the stored vectors, from the shard's own config file."""
         try:
@@ -220,7 +229,7 @@ class EdgeStore:
         for path, kind in INDEXED_FIELDS.items():
             if path not in have:
                 op = qe.UpdateOperation.create_field_index(path, collection_config.edge_index(path, kind))
-                self._call(partial(entry.shard.update, op))
+                self._update(op, entry)
         return created
 
     def info(self) -> CollectionInfo:
@@ -332,7 +341,6 @@ class EdgeStore:
         (``benchmarks/store.py --part writer`` measures both). This adds one ``tolist`` of
         the batch and a cheap check of ids that are canonical already.
         """
-        shard = self._shard()
         keys = canonical_ids(ids)
         matrix = vector_batch(vectors, len(keys), self._size())
         if len(payloads) != len(keys):
@@ -342,19 +350,17 @@ class EdgeStore:
         # One tolist for the batch: Edge reads a list of floats faster than a numpy row.
         rows = self._with_keywords(matrix.tolist(), payloads)
         points = [_point(key, row, payload) for key, row, payload in zip(keys, rows, payloads, strict=True)]
-        self._call(lambda: shard.update(qe.UpdateOperation.upsert_points(points)))
+        self._update(qe.UpdateOperation.upsert_points(points))
 
     def set_payloads(self, ids: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> None:
         """Replace the payloads of stored points, keeping their vectors; unknown ids are ignored."""
-        shard = self._shard()
         keys = canonical_ids(ids)
         if len(payloads) != len(keys):
             raise ValueError(f"got {len(keys)} ids but {len(payloads)} payloads")
         stored = self.existing_ids(keys)
         for key, payload in zip(keys, payloads, strict=True):
             if key in stored:
-                op = qe.UpdateOperation.overwrite_payload([key], dict(payload))
-                self._call(partial(shard.update, op))
+                self._update(qe.UpdateOperation.overwrite_payload([key], dict(payload)))
         if self.has_keywords():  # the words changed: so does the keyword vector
             kept = [(k, p) for k, p in zip(keys, payloads, strict=True) if k in stored]
             self.write_keywords([k for k, _ in kept], [p for _, p in kept])
@@ -381,7 +387,7 @@ class EdgeStore:
         entry = self._open()[0]
         op = qe.UpdateOperation.create_sparse_vector(keywords.KEYWORDS_VECTOR, modifier=qe.Modifier.Idf)
         with entry.lock:
-            self._call(partial(entry.shard.update, op))
+            self._update(op, entry)
         self._keywords = None
         return self.has_keywords()
 
@@ -392,7 +398,6 @@ class EdgeStore:
             raise ValueError(f"got {len(keys)} ids but {len(payloads)} payloads")
         if not self.has_keywords():
             raise keywords_missing(self.collection, str(self.folder))
-        shard = self._shard()
         name = keywords.KEYWORDS_VECTOR
         points: list[qe.PointVectors] = []
         wordless: list[int | uuid.UUID | str] = []
@@ -403,9 +408,9 @@ class EdgeStore:
             else:
                 wordless.append(key)
         if points:
-            self._call(lambda: shard.update(qe.UpdateOperation.update_vectors(points)))
+            self._update(qe.UpdateOperation.update_vectors(points))
         if wordless:
-            self._call(lambda: shard.update(qe.UpdateOperation.delete_vectors(wordless, [name])))
+            self._update(qe.UpdateOperation.delete_vectors(wordless, [name]))
 
     def _with_keywords(self, image_rows: list[list[float]], payloads: Sequence[Mapping[str, Any]]) -> list[Any]:
         """Each point's vectors: the image vector, and its keyword vector when the collection has one."""
@@ -432,10 +437,9 @@ class EdgeStore:
 
     def delete(self, ids: Sequence[str]) -> None:
         """Delete points by id; unknown ids are ignored."""
-        shard = self._shard()
         keys = canonical_ids(ids)
         if keys:
-            self._call(lambda: shard.update(qe.UpdateOperation.delete_points(list(keys))))
+            self._update(qe.UpdateOperation.delete_points(list(keys)))
 
     def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Record]:
         """The stored points among ``ids``, in the order asked (each id once)."""
@@ -464,13 +468,24 @@ class EdgeStore:
     def facet(
         self, key: str, *, limit: int = 10, filter: models.Filter | None = None, exact: bool = False
     ) -> list[FacetCount]:
-        """Counts of the values of the indexed field ``key`` among the points matching ``filter``."""
+        """Counts of the values of the indexed field ``key`` among the points matching ``filter``.
+
+        Answers are kept until the collection's next write (``edge_shards.FacetCache``): a
+        repeated facet costs a dictionary look-up instead of the engine's walk over the points.
+        """
         if limit < 1:
             raise QueryError(f"limit must be at least 1, got {limit}")
-        shard = self._shard()
+        entry = self._open()[0]
+        cache_key = (key, limit, bool(exact), filter.model_dump_json() if filter is not None else None)
+        kept = entry.facets.get(cache_key)
+        if kept is not None:
+            return list(kept)
+        generation = entry.facets.generation
         request = qe.FacetRequest(key=key, limit=max(limit, FACET_POOL), exact=exact, filter=translate_filter(filter))
-        response = self._call(lambda: shard.facet(request))
-        return top_facets(response.hits, limit)
+        response = self._call(lambda: entry.shard.facet(request))
+        answer = top_facets(response.hits, limit)
+        entry.facets.keep(cache_key, generation, tuple(answer))
+        return answer
 
     def scroll(
         self,

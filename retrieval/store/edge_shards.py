@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import qdrant_edge as qe
 
@@ -37,6 +37,53 @@ class OpenShard:
         self.tail_checked = False
         # Serialises what must not interleave on one shard: metadata writes, optimize, close.
         self.lock = threading.RLock()
+        self.facets = FacetCache()
+
+
+class FacetCache:
+    """Facet answers of one open shard, kept until its next write.
+
+    A filtered facet costs the engine a walk over every point the filter matches (3.6 ms for
+    a country facet of 10,000 matching points at 100k, 9 ms for keywords, on 2 cores), while
+    a page or a service asks the same few facets over and over between ingests. The shard's
+    folder is open in one process only (Edge locks its WAL) and every write of that process
+    goes through ``EdgeStore._update``, which calls ``changed`` before and after it: so an
+    answer kept here is never older than the data. An answer computed while a write ran is
+    dropped, as its generation is gone by the time it would be kept.
+    """
+
+    # Answers kept at most (the oldest go first): a few hundred filters of a page's sidebar.
+    SIZE = 256
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._answers: dict[Hashable, Any] = {}
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every write; read it before computing an answer to ``keep``."""
+        return self._generation
+
+    def changed(self) -> None:
+        """The shard's points changed (or are about to): forget every answer."""
+        with self._lock:
+            self._generation += 1
+            self._answers.clear()
+
+    def get(self, key: Hashable) -> Any | None:
+        """The answer kept for ``key``, or None."""
+        with self._lock:
+            return self._answers.get(key)
+
+    def keep(self, key: Hashable, generation: int, answer: Any) -> None:
+        """Keep ``answer``, computed from the data of ``generation``, unless a write came since."""
+        with self._lock:
+            if generation != self._generation:
+                return
+            if len(self._answers) >= self.SIZE:
+                self._answers.pop(next(iter(self._answers)))
+            self._answers[key] = answer
 
 
 class ShardRegistry:

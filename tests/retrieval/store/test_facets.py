@@ -10,10 +10,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from photoseek.config.settings import QdrantSettings
 from photoseek.errors import QueryError
 from photoseek.retrieval.facets import facetable_fields
 from photoseek.retrieval.filters import build_filter
+from photoseek.retrieval.schema import point_id
+from photoseek.retrieval.store import EdgeStore
 from photoseek.retrieval.store.base import FacetCount, ordered_facets, top_facets
+from photoseek.retrieval.store.edge_shards import FacetCache
 
 
 def _value(payload: Mapping[str, Any], path: str) -> Any:
@@ -154,3 +158,68 @@ def test_top_facets_reads_every_count_whatever_the_engine_order():
     assert top_facets(hits, 4) == [*top_facets(hits, 3), FacetCount("a", 2)]  # "a" beats "d" at the tie
     assert top_facets(hits, 10) == ordered_facets([FacetCount(h.value, h.count) for h in hits], 10)
     assert top_facets([], 5) == []
+
+
+def test_a_repeated_facet_follows_every_kind_of_write(faceted):
+    """The embedded store keeps facet answers until the next write: each write must show."""
+    store, payloads = faceted
+    payloads = [dict(p) for p in payloads]
+    ids = [point_id(p["photo_id"]) for p in payloads]
+    france = build_filter(None, {"country": "France"})
+
+    def check() -> None:
+        for _ in range(2):  # the second ask is the kept answer on the embedded store
+            assert store.facet("keywords", limit=100, filter=france) == expected(
+                brute_counts(payloads, "keywords", lambda p: _value(p, "location.country") == "France"), 100
+            )
+            assert store.facet("location.country", limit=100) == expected(
+                brute_counts(payloads, "location.country", lambda p: True), 100
+            )
+
+    check()
+    # A new photo in France with a keyword no other photo has.
+    new = dict(payloads[0], photo_id="new-photo", keywords=["zeppelin"], location={"country": "France"})
+    store.upsert([point_id("new-photo")], np.ones((1, store.info().vector_size), dtype=np.float32), [new])
+    payloads.append(new)
+    ids.append(point_id("new-photo"))
+    check()
+    # A photo moves to France (its payload replaced).
+    moved = next(i for i, p in enumerate(payloads) if _value(p, "location.country") not in (None, "France"))
+    payloads[moved] = dict(payloads[moved], location={"country": "France"}, keywords=["zeppelin", "moved"])
+    store.set_payloads([ids[moved]], [payloads[moved]])
+    check()
+    # Photos in France deleted.
+    gone = [i for i, p in enumerate(payloads) if _value(p, "location.country") == "France"][:3]
+    store.delete([ids[i] for i in gone])
+    payloads = [p for i, p in enumerate(payloads) if i not in gone]
+    check()
+
+
+def test_a_write_through_another_store_of_the_process_drops_kept_facets(data_dir, photo_points):
+    settings = QdrantSettings(path=data_dir / "qdrant", collection="facets")
+    with EdgeStore(settings) as reader, EdgeStore(settings) as writer:
+        reader.ensure_collection(photo_points.vectors.shape[1])
+        reader.upsert(photo_points.ids, photo_points.vectors, photo_points.payloads)
+        before = reader.facet("orientation", limit=10)
+        assert reader.facet("orientation", limit=10) == before  # kept
+        new = dict(photo_points.payloads[0], photo_id="another", orientation="squarish")
+        squarish = sum(1 for p in photo_points.payloads if p.get("orientation") == "squarish")
+        writer.upsert([point_id("another")], photo_points.vectors[:1], [new])
+        after = {c.value: c.count for c in reader.facet("orientation", limit=10)}
+        assert after["squarish"] == squarish + 1
+
+
+def test_facet_cache_keeps_no_answer_computed_across_a_write():
+    cache = FacetCache()
+    generation = cache.generation
+    cache.changed()  # a write ran while the answer was computed
+    cache.keep("k", generation, ("stale",))
+    assert cache.get("k") is None
+    cache.keep("k", cache.generation, ("fresh",))
+    assert cache.get("k") == ("fresh",)
+    cache.changed()
+    assert cache.get("k") is None
+    # Bounded: the oldest answers go first.
+    for i in range(FacetCache.SIZE + 1):
+        cache.keep(i, cache.generation, (i,))
+    assert cache.get(0) is None and cache.get(FacetCache.SIZE) == (FacetCache.SIZE,)
