@@ -26,6 +26,7 @@ from photoseek.retrieval.duplicates import DEFAULT_DUPLICATE_THRESHOLD
 from photoseek.retrieval.store.base import ScoredRecord
 
 __all__ = [
+    "COLLAPSE_POOL",
     "DEFAULT_CANDIDATES",
     "DEFAULT_COLLAPSE_THRESHOLD",
     "DEFAULT_MMR_LAMBDA",
@@ -42,6 +43,11 @@ DEFAULT_MMR_LAMBDA = 0.5
 DEFAULT_CANDIDATES = 100
 # A hit this close (cosine) to a better-ranked one is a near-duplicate of it.
 DEFAULT_COLLAPSE_THRESHOLD = DEFAULT_DUPLICATE_THRESHOLD
+# Candidates a collapsing search reads at most, with their vectors (20 MB of 512-d vectors):
+# a page asks for twice its end, then twice as many while too few survive, and in a collection
+# of long bursts of near-identical shots that would read the whole collection for one page.
+# The pages of a search end where the collapsed first COLLAPSE_POOL hits end.
+COLLAPSE_POOL = 10_000
 
 
 @dataclass(frozen=True)
@@ -53,11 +59,13 @@ class Diversity:
         candidates: the hits MMR chooses among (its pages end after them).
         collapse_threshold: cosine at or above which a hit is dropped as a near-duplicate
             of a better-ranked one, or None to keep near-duplicates.
+        collapse_pool: the candidates collapsing reads at most (its pages end after them).
     """
 
     mmr_lambda: float | None = None
     candidates: int = DEFAULT_CANDIDATES
     collapse_threshold: float | None = None
+    collapse_pool: int = COLLAPSE_POOL
 
 
 def diversity_options(
@@ -98,6 +106,7 @@ def diversity_options(
         mmr_lambda=None if diversity is None else float(diversity),
         candidates=DEFAULT_CANDIDATES if candidates is None else candidates,
         collapse_threshold=threshold,
+        collapse_pool=COLLAPSE_POOL,
     )
 
 

@@ -247,12 +247,13 @@ class _SearchCore:
 
     @staticmethod
     def _candidates_wanted(options: _Options, have: int) -> int:
-        """How many candidates a reranked page needs: MMR's fixed pool; for collapsing, the
-        page's end to start with (``have`` = 0), then twice as many while too few survive."""
+        """How many candidates a reranked page needs: MMR's fixed pool; for collapsing, twice
+        the page's end to start with (``have`` = 0), then twice as many while too few survive,
+        up to ``collapse_pool``."""
         assert options.rerank is not None
         if options.rerank.mmr_lambda is not None:
             return options.rerank.candidates
-        return max(2 * (options.offset + options.limit), 2 * have)
+        return min(max(2 * (options.offset + options.limit), 2 * have), options.rerank.collapse_pool)
 
     @staticmethod
     def _reranked(options: _Options, records: Sequence[ScoredRecord]) -> list[ScoredRecord]:
@@ -278,9 +279,9 @@ class _SearchCore:
     @staticmethod
     def _exhausted(options: _Options, records: Sequence[ScoredRecord], asked: int) -> bool:
         """Whether a reranked page is final: MMR's pool is fixed; collapsing is done once the page
-        is full or the store had no more candidates."""
+        is full, the store had no more candidates or the pool's cap was read."""
         assert options.rerank is not None
-        if options.rerank.mmr_lambda is not None or len(records) < asked:
+        if options.rerank.mmr_lambda is not None or len(records) < asked or asked >= options.rerank.collapse_pool:
             return True
         kept = collapse(records, options.rerank.collapse_threshold or 1.0, options.offset + options.limit)
         return len(kept) == options.offset + options.limit

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from photoseek.errors import QueryError
-from photoseek.retrieval import AsyncImageSearch, ImageSearch
+from photoseek.retrieval import AsyncImageSearch, ImageSearch, diversity
 from photoseek.retrieval.diversity import DEFAULT_COLLAPSE_THRESHOLD
 from photoseek.retrieval.schema import point_id
 from photoseek.retrieval.store.async_server import ThreadedStore
@@ -110,6 +110,22 @@ def test_never_two_hits_above_the_threshold_and_pages_have_no_gap_or_repeat(
             if all(float(BY_ID[i] @ BY_ID[k]) < threshold for k in kept):
                 kept.append(i)
         assert whole == kept[:40]
+
+
+def test_collapsing_reads_at_most_its_pool_and_its_pages_end_there(
+    search: ImageSearch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uncapped = _pages(search, 4, 20, collapse_duplicates=True)
+    monkeypatch.setattr(diversity, "COLLAPSE_POOL", 12)
+    capped = _pages(search, 4, 20, collapse_duplicates=True)
+    plain = [h.id for h in search.search_by_vector(QUERY, limit=12, exact=True)]
+    # The pages are the collapsed first 12 hits, whatever page asked: no gap, no repeat.
+    expected = []
+    for hit in plain:
+        if all(float(BY_ID[hit] @ BY_ID[kept]) < DEFAULT_COLLAPSE_THRESHOLD for kept in expected):
+            expected.append(hit)
+    assert capped == expected
+    assert len(capped) < len(uncapped) and capped == uncapped[: len(capped)]
 
 
 def test_mmr_spreads_the_top_over_more_scenes_and_pages_cleanly(search: ImageSearch) -> None:
