@@ -49,6 +49,7 @@ import scale_photos as photos  # noqa: E402 - the generator shared with the test
 from photoseek.config.settings import QdrantSettings  # noqa: E402
 from photoseek.retrieval.schema import INDEXED_FIELDS, IndexKind  # noqa: E402
 from photoseek.retrieval.store import EdgeStore  # noqa: E402
+from photoseek.retrieval.store.edge import EDGE_SCHEMA_TYPES  # noqa: E402
 from photoseek.retrieval.store.edge_filters import translate_filter  # noqa: E402
 
 DIM = 512
@@ -98,19 +99,11 @@ def create_main_layout(store: EdgeStore) -> None:
     store.folder.mkdir(parents=True, exist_ok=True)
     config = qe.EdgeConfig(vectors=qe.EdgeVectorParams(size=DIM, distance=qe.Distance.Cosine), wal_enabled=True)
     shard = qe.EdgeShard.create(str(store.folder), config)
-    kinds = {
-        IndexKind.KEYWORD: qe.PayloadSchemaType.Keyword,
-        IndexKind.INTEGER: qe.PayloadSchemaType.Integer,
-        IndexKind.FLOAT: qe.PayloadSchemaType.Float,
-        IndexKind.BOOL: qe.PayloadSchemaType.Bool,
-        IndexKind.DATETIME: qe.PayloadSchemaType.Datetime,
-        IndexKind.GEO: qe.PayloadSchemaType.Geo,
-    }
     for path, kind in INDEXED_FIELDS.items():
         index = (
             qe.TextIndexParams(tokenizer=qe.TokenizerType.Word, lowercase=True, phrase_matching=True)
             if kind is IndexKind.TEXT
-            else kinds[kind]
+            else EDGE_SCHEMA_TYPES[kind]
         )
         shard.update(qe.UpdateOperation.create_field_index(path, index))
     shard.close()

@@ -64,7 +64,8 @@ METADATA_FILE = "photoseek_metadata.json"
 # Unindexed points above which the first search of a process builds the index first.
 AUTO_OPTIMIZE_TAIL = 20_000
 
-_EDGE_SCHEMA: dict[IndexKind, Any] = {
+# The engine's payload type of each index kind (the engine's default params for each).
+EDGE_SCHEMA_TYPES: dict[IndexKind, Any] = {
     IndexKind.KEYWORD: qe.PayloadSchemaType.Keyword,
     IndexKind.INTEGER: qe.PayloadSchemaType.Integer,
     IndexKind.FLOAT: qe.PayloadSchemaType.Float,
@@ -72,7 +73,7 @@ _EDGE_SCHEMA: dict[IndexKind, Any] = {
     IndexKind.DATETIME: qe.PayloadSchemaType.Datetime,
     IndexKind.GEO: qe.PayloadSchemaType.Geo,
 }
-_KIND_NAMES = {schema: kind.value for kind, schema in _EDGE_SCHEMA.items()} | {qe.PayloadSchemaType.Text: "text"}
+_KIND_NAMES = {schema: kind.value for kind, schema in EDGE_SCHEMA_TYPES.items()} | {qe.PayloadSchemaType.Text: "text"}
 
 
 def _point(key: str, vector: Any, payload: Mapping[str, Any]) -> qe.Point:
